@@ -1,0 +1,664 @@
+//! The connection state machine, shared by client and server (RFC 6455 sections 5-7).
+//!
+//! # Drive contract
+//!
+//! A [`Connection`] never touches a socket. The front-end that owns the transport drives it:
+//!
+//! 1. **Bytes in.** Hand every byte read from the transport to [`Connection::receive_data`], and
+//!    call [`Connection::receive_eof`] when the transport reports end of stream.
+//! 2. **Events out.** Call [`Connection::next_message`] until it returns `Ok(None)` (more bytes
+//!    needed). Frames are parsed lazily, so the caller controls how much work one call does.
+//!    An `Err` is fatal and sticky: the connection has queued the close frame the failure calls for.
+//! 3. **Bytes to send.** After receiving *or* sending, write [`Connection::pending_output`] to the
+//!    transport and report how much was written with [`Connection::consume_output`]. Automatic
+//!    replies (pong, close echo, failure close) appear here; a front-end never writes them on the
+//!    side.
+//! 4. **Closing the transport.** Once the output is flushed, close the transport when
+//!    [`Connection::should_close_transport`] says so (the server after the close handshake; either
+//!    side after a failure or end of stream). A client whose close handshake is done
+//!    ([`Connection::is_closed`]) waits for the server to close, with a timeout of its choosing.
+//!
+//! Buffers: the connection owns one input and one output buffer. Received payloads are split off
+//! the input buffer without copying; sending copies the payload once into the output buffer.
+
+pub mod close;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::{ProtocolError, SendError};
+use crate::frame::header::FrameHeader;
+use crate::frame::mask::apply_mask_at;
+use crate::frame::{encode_frame, Frame, OpCode};
+use crate::message::utf8::Utf8Validator;
+use crate::message::{Message, Utf8Bytes};
+use crate::random::{MaskKeySource, OsRandom};
+use close::{CloseFrame, MAX_CLOSE_REASON_BYTES};
+
+/// Which end of the connection this is. It decides masking and who closes the transport first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Masks what it sends; expects unmasked frames; waits for the server to close TCP.
+    Client,
+    /// Sends unmasked frames; requires masked ones; closes TCP after the close handshake.
+    Server,
+}
+
+/// Limits and switches of a connection. Every field documents its default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest frame payload accepted, in bytes. Default 16 MiB. Larger frames fail with 1009
+    /// as soon as their header arrives.
+    pub max_frame_size: usize,
+    /// Largest message accepted (all fragments together), in bytes. Default 64 MiB. Larger
+    /// messages fail with 1009 as soon as the frame that crosses the limit announces itself.
+    pub max_message_size: usize,
+    /// Validate text as it arrives and fail with 1007 at the first invalid sequence. Default on.
+    /// Off: invalid text is delivered with U+FFFD replacement characters instead of failing.
+    pub validate_utf8: bool,
+    /// Deliver whole messages. Default on. Off: every frame, control frames and continuation
+    /// fragments included, arrives as [`Message::Frame`] as soon as it is complete; the
+    /// connection still enforces the framing rules, answers pings and runs the close handshake.
+    pub assemble_messages: bool,
+    /// Answer each ping with a pong carrying its payload. Default on.
+    pub auto_pong: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            validate_utf8: true,
+            assemble_messages: true,
+            auto_pong: true,
+        }
+    }
+}
+
+/// Where the close handshake stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// One side has sent a close frame; the other has not answered yet.
+    Closing,
+    /// The close handshake is done, the connection failed, or the transport ended.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DataKind {
+    Text,
+    Binary,
+}
+
+/// The frame being received: its header is parsed, its payload may still be arriving.
+#[derive(Debug)]
+struct IncomingFrame {
+    header: FrameHeader,
+    /// Payload bytes at the front of the input buffer already unmasked (and validated, for text).
+    unmasked: usize,
+    validate_utf8: bool,
+}
+
+/// The fragmented message being received.
+#[derive(Debug)]
+struct IncomingMessage {
+    kind: DataKind,
+    size: u64,
+    /// Assembled fragments (unused when delivering frames).
+    parts: BytesMut,
+}
+
+/// One WebSocket connection after the opening handshake: a sans-I/O state machine.
+///
+/// See the [module documentation](self) for the order to call its methods in.
+///
+/// ```
+/// use sockeye_proto::{Config, Connection, Message, Role};
+///
+/// let mut server = Connection::new(Role::Server, Config::default());
+/// // A masked "Hello" from RFC 6455 section 5.7.
+/// server.receive_data(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+/// assert_eq!(server.next_message().unwrap(), Some(Message::text("Hello")));
+/// server.send_text("Hello").unwrap();
+/// assert_eq!(server.pending_output(), b"\x81\x05Hello");
+/// ```
+pub struct Connection {
+    role: Role,
+    config: Config,
+    mask_keys: Box<dyn MaskKeySource>,
+    input: BytesMut,
+    output: BytesMut,
+    frame: Option<IncomingFrame>,
+    message: Option<IncomingMessage>,
+    utf8: Utf8Validator,
+    sending_fragmented: Option<DataKind>,
+    close_sent: Option<Option<CloseFrame>>,
+    close_received: Option<Option<CloseFrame>>,
+    eof: bool,
+    failure: Option<ProtocolError>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("buffered_input", &self.input.len())
+            .field("pending_output", &self.output.len())
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection in the open state, with masking keys from the OS CSPRNG.
+    pub fn new(role: Role, config: Config) -> Self {
+        Self::with_mask_keys(role, config, Box::new(OsRandom::new()))
+    }
+
+    /// A connection whose client-side masking keys come from `mask_keys`.
+    pub fn with_mask_keys(role: Role, config: Config, mask_keys: Box<dyn MaskKeySource>) -> Self {
+        Self {
+            role,
+            config,
+            mask_keys,
+            input: BytesMut::with_capacity(8 * 1024),
+            output: BytesMut::with_capacity(8 * 1024),
+            frame: None,
+            message: None,
+            utf8: Utf8Validator::new(),
+            sending_fragmented: None,
+            close_sent: None,
+            close_received: None,
+            eof: false,
+            failure: None,
+        }
+    }
+
+    // ----- getters -----
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        if self.is_closed() {
+            State::Closed
+        } else if self.close_sent.is_some() || self.close_received.is_some() {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// True once the close handshake is done, the connection failed, or the transport ended.
+    pub fn is_closed(&self) -> bool {
+        self.failure.is_some()
+            || self.eof
+            || (self.close_sent.is_some() && self.close_received.is_some())
+    }
+
+    /// The close frame this side sent, if any (`Some(None)`: a close without a status code).
+    pub fn close_sent(&self) -> Option<&Option<CloseFrame>> {
+        self.close_sent.as_ref()
+    }
+
+    /// The close frame the peer sent, if any (`Some(None)`: a close without a status code).
+    pub fn close_received(&self) -> Option<&Option<CloseFrame>> {
+        self.close_received.as_ref()
+    }
+
+    /// The failure that ended the connection, if any.
+    pub fn failure(&self) -> Option<&ProtocolError> {
+        self.failure.as_ref()
+    }
+
+    /// True when this side should close the transport once [`pending_output`](Self::pending_output)
+    /// is flushed: a server after the close handshake (RFC 6455 section 7.1.1: the server closes
+    /// TCP first), either side after a failure or after the transport ended.
+    pub fn should_close_transport(&self) -> bool {
+        self.failure.is_some()
+            || self.eof
+            || (self.role == Role::Server
+                && self.close_sent.is_some()
+                && self.close_received.is_some())
+    }
+
+    // ----- receiving -----
+
+    /// Hands bytes read from the transport to the connection (copied once, into its buffer).
+    ///
+    /// Bytes that arrive after the peer's close frame, or after a failure, are discarded.
+    pub fn receive_data(&mut self, data: &[u8]) {
+        if self.failure.is_some() || self.close_received.is_some() || self.eof {
+            return;
+        }
+        self.input.extend_from_slice(data);
+    }
+
+    /// Tells the connection that the transport reached end of stream.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Bytes received but not yet parsed into a complete frame.
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// The next message (or frame, or control frame) that the received bytes complete.
+    ///
+    /// `Ok(None)`: more bytes are needed, or the connection is closed. `Err`: the peer broke the
+    /// protocol or the transport ended without a close frame; the error is sticky, and the close
+    /// frame with [`ProtocolError::close_code`] is queued in the output.
+    pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
+        loop {
+            if let Some(failure) = &self.failure {
+                return Err(failure.clone());
+            }
+            if self.close_received.is_some() {
+                return Ok(None);
+            }
+            let step = self
+                .decode_frame()
+                .and_then(|frame| frame.map(|frame| self.handle_frame(frame)).transpose());
+            match step {
+                Ok(Some(Some(message))) => return Ok(Some(message)),
+                Ok(Some(None)) => continue,
+                Ok(None) if self.eof && self.close_received.is_none() => {
+                    return Err(self.fail(ProtocolError::ClosedWithoutCloseFrame));
+                }
+                Ok(None) => return Ok(None),
+                Err(error) => return Err(self.fail(error)),
+            }
+        }
+    }
+
+    /// Fails the connection (RFC 6455 section 7.1.7): queues a close frame with the error's code
+    /// unless one was sent already, and makes the error sticky.
+    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        let code = error.close_code();
+        if self.close_sent.is_none() && code.is_allowed_on_wire() {
+            let frame = CloseFrame::new(code, error.close_reason());
+            self.write_frame(true, 0, OpCode::Close, &frame.to_payload());
+            self.close_sent = Some(Some(frame));
+        }
+        self.input.clear();
+        self.frame = None;
+        self.message = None;
+        self.failure = Some(error.clone());
+        error
+    }
+
+    /// Checks a header against the connection's rules, before any of its payload is read.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<bool, ProtocolError> {
+        if header.rsv != 0 {
+            return Err(ProtocolError::ReservedBitsSet { bits: header.rsv });
+        }
+        if let OpCode::Reserved(bits) = header.opcode {
+            return Err(ProtocolError::ReservedOpcode(bits));
+        }
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrameFromClient),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrameFromServer),
+            _ => {}
+        }
+        if header.opcode.is_control() {
+            if !header.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            if header.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong(header.payload_len));
+            }
+            return Ok(false);
+        }
+        if header.payload_len > self.config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                size: header.payload_len,
+                limit: self.config.max_frame_size,
+            });
+        }
+        let kind = match (header.opcode, &self.message) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::ContinuationWithoutStart),
+            (OpCode::Continuation, Some(message)) => message.kind,
+            (opcode, Some(_)) => {
+                return Err(ProtocolError::MessageInsideFragmentedMessage(opcode.name()))
+            }
+            (OpCode::Text, None) => DataKind::Text,
+            (_, None) => DataKind::Binary,
+        };
+        let so_far = self.message.as_ref().map_or(0, |message| message.size);
+        let size = so_far + header.payload_len;
+        if size > self.config.max_message_size as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                size,
+                limit: self.config.max_message_size,
+            });
+        }
+        if header.opcode != OpCode::Continuation {
+            self.utf8.reset();
+        }
+        Ok(kind == DataKind::Text && self.config.validate_utf8)
+    }
+
+    /// Parses the next frame off the input buffer; unmasks and validates text as it arrives.
+    fn decode_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
+        if self.frame.is_none() {
+            let Some((header, header_len)) = FrameHeader::parse(&self.input)? else {
+                return Ok(None);
+            };
+            let validate_utf8 = self.check_header(&header)?;
+            self.input.advance(header_len);
+            self.frame = Some(IncomingFrame {
+                header,
+                unmasked: 0,
+                validate_utf8,
+            });
+        }
+        let Some(frame) = self.frame.as_mut() else {
+            return Ok(None);
+        };
+        let len = frame.header.payload_len as usize;
+        let available = self.input.len().min(len);
+        if frame.validate_utf8 && available > frame.unmasked {
+            let arrived = &mut self.input[frame.unmasked..available];
+            if let Some(key) = frame.header.mask {
+                apply_mask_at(arrived, key, frame.unmasked);
+            }
+            let message_offset = self.message.as_ref().map_or(0, |m| m.size);
+            if let Err(err) = self.utf8.feed(arrived) {
+                return Err(ProtocolError::InvalidUtf8 {
+                    offset: message_offset + err.offset,
+                });
+            }
+            frame.unmasked = available;
+        }
+        if self.input.len() < len {
+            self.input.reserve(len - self.input.len());
+            return Ok(None);
+        }
+        let mut payload = self.input.split_to(len);
+        if let Some(key) = frame.header.mask {
+            apply_mask_at(&mut payload[frame.unmasked..], key, frame.unmasked);
+        }
+        let header = frame.header;
+        self.frame = None;
+        Ok(Some(Frame {
+            header,
+            payload: payload.freeze(),
+        }))
+    }
+
+    /// Applies a complete frame: control rules, close handshake, reassembly.
+    fn handle_frame(&mut self, frame: Frame) -> Result<Option<Message>, ProtocolError> {
+        let deliver_frames = !self.config.assemble_messages;
+        match frame.header.opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong && self.close_sent.is_none() {
+                    self.write_frame(true, 0, OpCode::Pong, &frame.payload);
+                }
+                Ok(Some(if deliver_frames {
+                    Message::Frame(frame)
+                } else {
+                    Message::Ping(frame.payload)
+                }))
+            }
+            OpCode::Pong => Ok(Some(if deliver_frames {
+                Message::Frame(frame)
+            } else {
+                Message::Pong(frame.payload)
+            })),
+            OpCode::Close => {
+                let close = CloseFrame::parse(&frame.payload)?;
+                if self.close_sent.is_none() {
+                    // Echo the peer's code (RFC 6455 section 5.5.1); an empty close gets an empty one.
+                    let echo = close
+                        .as_ref()
+                        .map(|c| CloseFrame::new(c.code, String::new()));
+                    let payload = echo
+                        .as_ref()
+                        .map(CloseFrame::to_payload)
+                        .unwrap_or_default();
+                    self.write_frame(true, 0, OpCode::Close, &payload);
+                    self.close_sent = Some(echo);
+                }
+                self.close_received = Some(close.clone());
+                self.input.clear();
+                Ok(Some(if deliver_frames {
+                    Message::Frame(frame)
+                } else {
+                    Message::Close(close)
+                }))
+            }
+            _ => self.handle_data_frame(frame, deliver_frames),
+        }
+    }
+
+    fn handle_data_frame(
+        &mut self,
+        frame: Frame,
+        deliver_frames: bool,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let fin = frame.header.fin;
+        let kind = match frame.header.opcode {
+            OpCode::Text => DataKind::Text,
+            OpCode::Binary => DataKind::Binary,
+            // check_header guarantees a message is in progress for a continuation.
+            _ => self
+                .message
+                .as_ref()
+                .map_or(DataKind::Binary, |message| message.kind),
+        };
+        let size_before = self.message.as_ref().map_or(0, |m| m.size);
+        let size = size_before + frame.payload.len() as u64;
+        if fin && kind == DataKind::Text && self.config.validate_utf8 {
+            self.utf8
+                .finish()
+                .map_err(|err| ProtocolError::InvalidUtf8 {
+                    offset: size_before + err.offset,
+                })?;
+        }
+        if deliver_frames {
+            self.message = (!fin).then(|| IncomingMessage {
+                kind,
+                size,
+                parts: BytesMut::new(),
+            });
+            return Ok(Some(Message::Frame(frame)));
+        }
+        let payload = match (self.message.take(), fin) {
+            (None, true) => frame.payload,
+            (None, false) => {
+                let mut parts = BytesMut::with_capacity(frame.payload.len() * 2);
+                parts.extend_from_slice(&frame.payload);
+                self.message = Some(IncomingMessage { kind, size, parts });
+                return Ok(None);
+            }
+            (Some(mut message), fin) => {
+                message.parts.extend_from_slice(&frame.payload);
+                message.size = size;
+                if !fin {
+                    self.message = Some(message);
+                    return Ok(None);
+                }
+                message.parts.freeze()
+            }
+        };
+        Ok(Some(match kind {
+            DataKind::Binary => Message::Binary(payload),
+            DataKind::Text if self.config.validate_utf8 => {
+                Message::Text(Utf8Bytes::from_validated(payload))
+            }
+            DataKind::Text => Message::Text(Utf8Bytes::from_bytes_lossy(payload)),
+        }))
+    }
+
+    // ----- sending -----
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if let Some(failure) = &self.failure {
+            return Err(SendError::Failed(failure.clone()));
+        }
+        if self.close_sent.is_some() {
+            return Err(SendError::AlreadyClosed);
+        }
+        Ok(())
+    }
+
+    fn write_frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => Some(self.mask_keys.next_mask_key()),
+            Role::Server => None,
+        };
+        encode_frame(&mut self.output, fin, rsv, opcode, mask, payload);
+    }
+
+    fn send_data(&mut self, kind: DataKind, payload: &[u8], fin: bool) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::FragmentOrder(
+                "a fragmented message is in progress; finish it with send_continuation first",
+            ));
+        }
+        let opcode = match kind {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        };
+        self.write_frame(fin, 0, opcode, payload);
+        if !fin {
+            self.sending_fragmented = Some(kind);
+        }
+        Ok(())
+    }
+
+    /// Queues a text message as one frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_data(DataKind::Text, text.as_bytes(), true)
+    }
+
+    /// Queues a binary message as one frame.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_data(DataKind::Binary, data, true)
+    }
+
+    /// Queues the first frame of a fragmented text (`text` true) or binary message; continue it
+    /// with [`send_continuation`](Self::send_continuation). Control frames may be sent in between.
+    pub fn send_first_fragment(&mut self, text: bool, payload: &[u8]) -> Result<(), SendError> {
+        let kind = if text {
+            DataKind::Text
+        } else {
+            DataKind::Binary
+        };
+        self.send_data(kind, payload, false)
+    }
+
+    /// Queues a continuation frame of the message started by
+    /// [`send_first_fragment`](Self::send_first_fragment); `fin` ends the message.
+    pub fn send_continuation(&mut self, payload: &[u8], fin: bool) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending_fragmented.is_none() {
+            return Err(SendError::FragmentOrder(
+                "no fragmented message is in progress; start one with send_first_fragment",
+            ));
+        }
+        self.write_frame(fin, 0, OpCode::Continuation, payload);
+        if fin {
+            self.sending_fragmented = None;
+        }
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.write_frame(true, 0, opcode, payload);
+        Ok(())
+    }
+
+    /// Queues a ping (payload at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (payload at most 125 bytes), a one-way heartbeat.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    /// Starts (or answers) the close handshake. `None` sends a close frame without a status code.
+    ///
+    /// The code must be one RFC 6455 allows on the wire and the reason at most 123 bytes. Nothing
+    /// can be sent afterwards; received data messages keep arriving until the peer's close.
+    pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if let Some(frame) = &frame {
+            if !frame.code.is_allowed_on_wire() {
+                return Err(SendError::InvalidCloseCode(frame.code.as_u16()));
+            }
+            if frame.reason.len() > MAX_CLOSE_REASON_BYTES {
+                return Err(SendError::CloseReasonTooLong(frame.reason.len()));
+            }
+        }
+        let payload = frame
+            .as_ref()
+            .map(CloseFrame::to_payload)
+            .unwrap_or_default();
+        self.write_frame(true, 0, OpCode::Close, &payload);
+        self.close_sent = Some(frame);
+        Ok(())
+    }
+
+    /// Queues a frame exactly as given: any opcode (reserved ones too), FIN and RSV bits, for
+    /// testing peers. The mask follows the role. A close frame sent this way counts as the close;
+    /// nothing else is checked.
+    pub fn send_raw_frame(&mut self, frame: &Frame) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let header = frame.header;
+        self.write_frame(header.fin, header.rsv, header.opcode, &frame.payload);
+        if header.opcode == OpCode::Close {
+            self.close_sent = Some(CloseFrame::parse(&frame.payload).ok().flatten());
+        }
+        Ok(())
+    }
+
+    /// Queues any [`Message`]: text, binary, ping, pong, close, or a raw frame.
+    pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_data(DataKind::Text, text.as_bytes(), true),
+            Message::Binary(data) => self.send_binary(data),
+            Message::Ping(data) => self.send_ping(data),
+            Message::Pong(data) => self.send_pong(data),
+            Message::Close(frame) => self.close(frame.clone()),
+            Message::Frame(frame) => self.send_raw_frame(frame),
+        }
+    }
+
+    // ----- output -----
+
+    /// Bytes waiting to be written to the transport.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Marks the first `written` bytes of [`pending_output`](Self::pending_output) as sent.
+    pub fn consume_output(&mut self, written: usize) {
+        self.output.advance(written.min(self.output.len()));
+    }
+
+    /// Takes all pending output at once.
+    pub fn take_output(&mut self) -> Bytes {
+        self.output.split().freeze()
+    }
+}

@@ -1,0 +1,182 @@
+//! Errors: what the peer did wrong ([`ProtocolError`]) and what the caller asked for that cannot be
+//! sent ([`SendError`]).
+//!
+//! Every protocol failure maps to its close code in exactly one place:
+//! [`ProtocolError::close_code`].
+
+use thiserror::Error;
+
+use crate::connection::close::CloseCode;
+
+/// The peer broke RFC 6455 (or a configured limit). Fatal: the connection fails with
+/// [`close_code`](Self::close_code) and every later call reports the same error.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// RSV1, RSV2 or RSV3 set without a negotiated extension that defines it (section 5.2).
+    #[error("received a frame with reserved bits {bits:#05b} set, but no negotiated extension defines them (RFC 6455 section 5.2)")]
+    ReservedBitsSet {
+        /// The three RSV bits, RSV1 as the highest.
+        bits: u8,
+    },
+    /// An opcode in 0x3-0x7 or 0xB-0xF (section 5.2).
+    #[error("received a frame with reserved opcode {0:#X} (RFC 6455 section 5.2)")]
+    ReservedOpcode(u8),
+    /// A control frame with FIN clear (section 5.5).
+    #[error("received a fragmented control frame; control frames must not be fragmented (RFC 6455 section 5.5)")]
+    FragmentedControlFrame,
+    /// A control frame with more than 125 bytes of payload (section 5.5).
+    #[error("received a control frame with a {0}-byte payload; the limit is 125 bytes (RFC 6455 section 5.5)")]
+    ControlFrameTooLong(u64),
+    /// A server received an unmasked frame (section 5.1).
+    #[error("received an unmasked frame from the client; clients must mask every frame (RFC 6455 section 5.1)")]
+    UnmaskedFrameFromClient,
+    /// A client received a masked frame (section 5.1).
+    #[error("received a masked frame from the server; servers must not mask frames (RFC 6455 section 5.1)")]
+    MaskedFrameFromServer,
+    /// A 64-bit payload length with the most significant bit set (section 5.2).
+    #[error(
+        "received a 64-bit payload length with the most significant bit set (RFC 6455 section 5.2)"
+    )]
+    LengthTopBitSet,
+    /// A payload length not encoded in the minimal number of bytes (section 5.2).
+    #[error("received a {len}-byte payload length encoded in {encoded_bytes} bytes; the minimal encoding is required (RFC 6455 section 5.2)")]
+    NonMinimalLength {
+        /// The payload length.
+        len: u64,
+        /// The bytes the length was encoded in (2 or 8).
+        encoded_bytes: u8,
+    },
+    /// A continuation frame with no message in progress (section 5.4).
+    #[error("received a continuation frame but no fragmented message was in progress (RFC 6455 section 5.4)")]
+    ContinuationWithoutStart,
+    /// A new text or binary frame while a fragmented message was unfinished (section 5.4).
+    #[error("received a new {0} frame before the fragmented message in progress was finished (RFC 6455 section 5.4)")]
+    MessageInsideFragmentedMessage(&'static str),
+    /// A frame larger than [`Config::max_frame_size`](crate::Config::max_frame_size).
+    #[error("received a frame of {size} bytes; the limit is {limit} bytes (raise max_frame_size to accept it)")]
+    FrameTooLarge {
+        /// Announced payload length.
+        size: u64,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A message larger than [`Config::max_message_size`](crate::Config::max_message_size).
+    #[error("received a message of at least {size} bytes; the limit is {limit} bytes (raise max_message_size to accept it)")]
+    MessageTooLarge {
+        /// Bytes of the message so far, including the frame that crossed the limit.
+        size: u64,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A text message (or close reason) that is not valid UTF-8 (section 8.1).
+    #[error("received a text message that is not valid UTF-8 (invalid sequence at byte {offset} of the message) (RFC 6455 section 8.1)")]
+    InvalidUtf8 {
+        /// Byte offset of the first invalid sequence within the message.
+        offset: u64,
+    },
+    /// A close frame with a one-byte payload (section 5.5.1).
+    #[error("received a close frame with a 1-byte payload; it must be empty or start with a 2-byte code (RFC 6455 section 5.5.1)")]
+    CloseFrameOneByte,
+    /// A close code that may not appear on the wire (section 7.4).
+    #[error("received close code {0}, which is not allowed on the wire (RFC 6455 section 7.4)")]
+    InvalidCloseCode(u16),
+    /// A close reason that is not valid UTF-8 (section 5.5.1).
+    #[error("received a close frame whose reason is not valid UTF-8 (RFC 6455 section 5.5.1)")]
+    CloseReasonNotUtf8,
+    /// The transport ended before the close handshake (section 7.1.5: code 1006).
+    #[error("the connection closed without a close frame (1006 abnormal closure): the peer or something in between dropped it")]
+    ClosedWithoutCloseFrame,
+    /// An extension could not process a frame (for example, corrupt compressed data).
+    #[error("extension {extension} failed: {reason}")]
+    Extension {
+        /// The extension's name.
+        extension: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ProtocolError {
+    /// The close code this failure is reported with. The one place that maps failures to codes:
+    /// 1002 protocol, 1007 invalid data, 1009 too big, 1006 (never sent) for a lost transport.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            Self::InvalidUtf8 { .. } | Self::CloseReasonNotUtf8 => CloseCode::InvalidPayload,
+            Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MessageTooBig,
+            Self::ClosedWithoutCloseFrame => CloseCode::AbnormalClosure,
+            Self::Extension { .. } => CloseCode::InvalidPayload,
+            Self::ReservedBitsSet { .. }
+            | Self::ReservedOpcode(_)
+            | Self::FragmentedControlFrame
+            | Self::ControlFrameTooLong(_)
+            | Self::UnmaskedFrameFromClient
+            | Self::MaskedFrameFromServer
+            | Self::LengthTopBitSet
+            | Self::NonMinimalLength { .. }
+            | Self::ContinuationWithoutStart
+            | Self::MessageInsideFragmentedMessage(_)
+            | Self::CloseFrameOneByte
+            | Self::InvalidCloseCode(_) => CloseCode::ProtocolError,
+        }
+    }
+
+    /// The short reason sent in the close frame: generic, so no internal detail leaks to the peer.
+    pub fn close_reason(&self) -> &'static str {
+        match self.close_code() {
+            CloseCode::InvalidPayload => "invalid data",
+            CloseCode::MessageTooBig => "message too big",
+            _ => "protocol error",
+        }
+    }
+}
+
+/// A send that the connection refused. Nothing was queued.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// A close frame was already sent: RFC 6455 forbids sending anything after it (section 5.5.1).
+    #[error("cannot send: this side already sent a close frame (RFC 6455 section 5.5.1); open a new connection")]
+    AlreadyClosed,
+    /// The connection failed earlier; see the error that `next_message` returned.
+    #[error("cannot send: the connection failed earlier ({0})")]
+    Failed(ProtocolError),
+    /// Ping and pong payloads are limited to 125 bytes.
+    #[error("cannot send a {0}-byte control frame payload; the limit is 125 bytes (RFC 6455 section 5.5)")]
+    ControlPayloadTooLong(usize),
+    /// The close reason does not fit in a control frame.
+    #[error("cannot send a {0}-byte close reason; the limit is 123 bytes")]
+    CloseReasonTooLong(usize),
+    /// The close code may not be sent (1004-1006, 1015, below 1000, 1016-2999, 5000 and up).
+    #[error("cannot send close code {0}: only 1000-1003, 1007-1014 and 3000-4999 may be sent (RFC 6455 section 7.4)")]
+    InvalidCloseCode(u16),
+    /// A continuation was sent with no fragmented message in progress, or a new message started
+    /// inside one.
+    #[error("cannot send: {0}")]
+    FragmentOrder(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_codes_by_failure_kind() {
+        assert_eq!(
+            ProtocolError::InvalidUtf8 { offset: 3 }.close_code(),
+            CloseCode::InvalidPayload
+        );
+        assert_eq!(
+            ProtocolError::MessageTooLarge { size: 9, limit: 8 }.close_code(),
+            CloseCode::MessageTooBig
+        );
+        assert_eq!(
+            ProtocolError::ReservedOpcode(3).close_code(),
+            CloseCode::ProtocolError
+        );
+        assert_eq!(
+            ProtocolError::ClosedWithoutCloseFrame.close_code(),
+            CloseCode::AbnormalClosure
+        );
+    }
+}
