@@ -1,1 +1,29 @@
-fn main() {}
+//! `sockeye`: connect to, serve and look at WebSockets.
+
+#![forbid(unsafe_code)]
+
+mod connect;
+mod demo;
+mod flags;
+mod print;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = flags::Cli::parse();
+    let result = match cli.command {
+        flags::Command::Demo => demo::run(),
+        flags::Command::Connect(args) => connect::run(&args),
+        flags::Command::Serve(args) => serve::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            print::error(&err);
+            ExitCode::from(flags::EXIT_FAILURE)
+        }
+    }
+}

@@ -129,6 +129,8 @@ pub struct Response {
     pub extensions: Vec<ExtensionOffer>,
     /// The response head exactly as received (status line and headers, up to the blank line).
     pub head: Bytes,
+    /// The request head this response answers, exactly as sent.
+    pub request: Bytes,
 }
 
 #[derive(Debug)]
@@ -382,6 +384,7 @@ impl ClientHandshake {
             subprotocol,
             extensions,
             head,
+            request: Bytes::copy_from_slice(&self.request_bytes),
         })
     }
 }

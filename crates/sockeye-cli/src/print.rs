@@ -1,0 +1,87 @@
+//! How the CLI shows messages, frames and handshakes to a person.
+
+use sockeye::{CloseFrame, Message};
+
+/// Escapes control characters so peer text cannot drive the terminal.
+pub(crate) fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Bytes as space-separated hex, at most `limit` bytes, with an ellipsis when cut.
+pub(crate) fn hex(bytes: &[u8], limit: usize) -> String {
+    let mut out: Vec<String> = bytes
+        .iter()
+        .take(limit)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if bytes.len() > limit {
+        out.push("…".into());
+    }
+    out.join(" ")
+}
+
+/// A close frame as `1000 (normal) "reason"`, or `no status code`.
+pub(crate) fn close(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(frame) => format!("{} \"{}\"", frame.code, escape_text(&frame.reason)),
+        None => "no status code (1005)".into(),
+    }
+}
+
+/// One message as a trace line: `text "hi"`, `binary 4 bytes: de ad be ef`, `ping "x"`.
+pub(crate) fn message(message: &Message) -> String {
+    match message {
+        Message::Text(text) => format!("text \"{}\"", escape_text(text.as_str())),
+        Message::Binary(data) => format!("binary {} bytes: {}", data.len(), hex(data, 32)),
+        Message::Ping(data) => format!("ping \"{}\"", escape_text(&String::from_utf8_lossy(data))),
+        Message::Pong(data) => format!("pong \"{}\"", escape_text(&String::from_utf8_lossy(data))),
+        Message::Close(frame) => format!("close {}", close(frame.as_ref())),
+        Message::Frame(frame) => format!(
+            "frame {} fin={} rsv={:03b} {} bytes",
+            frame.opcode(),
+            u8::from(frame.is_final()),
+            frame.header.rsv,
+            frame.payload.len()
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An HTTP head, each line prefixed (`> ` for sent, `< ` for received), control bytes escaped.
+pub(crate) fn head(prefix: &str, bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .split("\r\n")
+        .filter(|line| !line.is_empty())
+        .map(|line| format!("{prefix}{}\n", escape_text(line)))
+        .collect()
+}
+
+/// Prints an error with its chain of causes.
+pub(crate) fn error(err: &anyhow::Error) {
+    eprintln!("sockeye: error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_text("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(hex(&[1, 2, 255], 2), "01 02 …");
+    }
+}

@@ -1,0 +1,82 @@
+//! Blocking server: accept the opening handshake on a stream.
+
+use std::io::{self, Read, Write};
+
+use bytes::BytesMut;
+use sockeye_proto::handshake::server::{
+    accept_response, error_response, parse_request, reject_response,
+};
+use sockeye_proto::handshake::{Accept, Reject, Request};
+use sockeye_proto::{Connection, Role};
+
+use crate::blocking::stream::WebSocket;
+use crate::config::ServerConfig;
+use crate::error::{Error, Stage};
+
+/// Accepts any valid WebSocket request on `stream`, with default options.
+pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
+    accept_with(stream, &ServerConfig::default(), |_| Ok(Accept::default())).map(|(ws, _)| ws)
+}
+
+/// Reads the request, lets `decide` look at it (path, query, headers, `Origin`, offered
+/// subprotocols), then accepts it as `decide` says or refuses it with the given status.
+///
+/// A request that is not a valid WebSocket handshake is answered with 400, 405, 426 (with
+/// `Sec-WebSocket-Version: 13`), 431 or 505 and reported as [`Error::Handshake`].
+pub fn accept_with<S, F>(
+    mut stream: S,
+    config: &ServerConfig,
+    decide: F,
+) -> Result<(WebSocket<S>, Request), Error>
+where
+    S: Read + Write,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let io_error = |err: io::Error| match err.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
+            stage: Stage::Http,
+            after: config.handshake_timeout.unwrap_or_default(),
+        },
+        _ => Error::io(Stage::Http, err),
+    };
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let request = loop {
+        match parse_request(&mut buf, config.max_header_bytes) {
+            Ok(Some(request)) => break request,
+            Ok(None) => {}
+            Err(err) => {
+                // Best effort: the client may already be gone.
+                let _ = stream.write_all(&error_response(&err));
+                let _ = stream.flush();
+                return Err(err.into());
+            }
+        }
+        let read = match stream.read(&mut chunk) {
+            Ok(read) => read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(io_error(err)),
+        };
+        if read == 0 {
+            return Err(sockeye_proto::HandshakeError::ClosedDuringHandshake {
+                received: buf.len(),
+            }
+            .into());
+        }
+        buf.extend_from_slice(&chunk[..read]);
+    };
+    let (response, outcome) = match decide(&request) {
+        Ok(accept) => (accept_response(&request, &accept)?, None),
+        Err(reject) => (reject_response(&reject)?, Some(reject.status)),
+    };
+    stream
+        .write_all(&response)
+        .and_then(|()| stream.flush())
+        .map_err(io_error)?;
+    if let Some(status) = outcome {
+        return Err(Error::Rejected { status });
+    }
+    let mut conn = Connection::new(Role::Server, config.protocol.clone());
+    conn.receive_data(&buf);
+    Ok((WebSocket::from_connection(stream, conn), request))
+}

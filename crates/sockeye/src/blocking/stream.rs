@@ -1,0 +1,219 @@
+//! A WebSocket over a blocking stream: the drive loop of the sans-I/O core.
+
+use std::io::{self, Read, Write};
+
+use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
+
+use crate::error::{Error, Stage};
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// One open WebSocket connection over a blocking stream `S`.
+///
+/// Every method drives the core the same way: feed what was read, take messages, write what the
+/// core queued (including its automatic pongs and close replies).
+pub struct WebSocket<S> {
+    stream: S,
+    conn: Connection,
+    read_buf: Vec<u8>,
+    transport_ended: bool,
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("connection", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// Wraps a stream whose opening handshake is done, with the core that will run it.
+    ///
+    /// Bytes the handshake read past its end must already be in `conn` (see
+    /// [`Connection::receive_data`]).
+    pub fn from_connection(stream: S, conn: Connection) -> Self {
+        Self {
+            stream,
+            conn,
+            read_buf: vec![0; READ_CHUNK],
+            transport_ended: false,
+        }
+    }
+
+    /// The sans-I/O core, for its state and close frames.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The underlying stream, mutably (reading or writing it directly corrupts the connection).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Gives back the stream.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Reads the next message: text, binary, ping, pong, the peer's close, or a raw frame when
+    /// messages are not assembled.
+    ///
+    /// Pings are answered and the peer's close is echoed before this returns them. After the close
+    /// handshake, a client waits for the server to close the transport (RFC 6455 section 7.1.1);
+    /// then this returns [`Error::ConnectionClosed`].
+    pub fn read(&mut self) -> Result<Message, Error> {
+        loop {
+            let next = self.conn.next_message();
+            let flushed = self.flush();
+            match next {
+                Ok(Some(message)) => return Ok(message),
+                Ok(None) if self.conn.is_closed() => {
+                    self.wait_for_transport_end();
+                    return Err(Error::ConnectionClosed);
+                }
+                Ok(None) => {
+                    flushed?;
+                    self.fill()?;
+                }
+                Err(err) => return Err(Error::Protocol(err)),
+            }
+        }
+    }
+
+    /// Sends a message (or a raw frame) and flushes it.
+    pub fn send(&mut self, message: &Message) -> Result<(), Error> {
+        self.conn.send(message)?;
+        self.flush()
+    }
+
+    /// Queues a message without flushing; call [`flush`](Self::flush) to write a batch at once.
+    pub fn queue(&mut self, message: &Message) -> Result<(), Error> {
+        self.conn.send(message)?;
+        Ok(())
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.conn.send_text(text)?;
+        self.flush()
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.conn.send_binary(data)?;
+        self.flush()
+    }
+
+    /// Sends a ping (payload at most 125 bytes). The pong arrives through [`read`](Self::read).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.conn.send_ping(payload)?;
+        self.flush()
+    }
+
+    /// Sends an unsolicited pong (payload at most 125 bytes).
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.conn.send_pong(payload)?;
+        self.flush()
+    }
+
+    /// Sends a frame exactly as given (any opcode, FIN and RSV bits), for testing peers.
+    pub fn send_raw_frame(&mut self, frame: &Frame) -> Result<(), Error> {
+        self.conn.send_raw_frame(frame)?;
+        self.flush()
+    }
+
+    /// Runs the close handshake with `code` and `reason` and returns the peer's close frame
+    /// (`None` if it carried no status code).
+    ///
+    /// Messages that arrive before the peer's close are discarded; to keep them, send
+    /// `Message::Close` with [`send`](Self::send) and keep calling [`read`](Self::read).
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<Option<CloseFrame>, Error> {
+        self.close_with(Some(CloseFrame::new(code, reason)))
+    }
+
+    /// Like [`close`](Self::close), with full control: `None` sends a close without status code.
+    pub fn close_with(&mut self, frame: Option<CloseFrame>) -> Result<Option<CloseFrame>, Error> {
+        if self.conn.close_sent().is_none() {
+            self.conn.close(frame)?;
+            self.flush()?;
+        }
+        loop {
+            if let Some(received) = self.conn.close_received() {
+                let received = received.clone();
+                if self.conn.role() == Role::Server {
+                    self.flush()?;
+                }
+                return Ok(received);
+            }
+            match self.read() {
+                Ok(_) => {}
+                Err(Error::ConnectionClosed) => {
+                    return Ok(self.conn.close_received().cloned().flatten())
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Writes everything the core has queued and flushes the stream.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        while !self.conn.pending_output().is_empty() {
+            match self.stream.write(self.conn.pending_output()) {
+                Ok(0) => {
+                    return Err(Error::io(
+                        Stage::Open,
+                        io::Error::new(io::ErrorKind::WriteZero, "the transport accepted no bytes"),
+                    ))
+                }
+                Ok(written) => self.conn.consume_output(written),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(Error::io(Stage::Open, err)),
+            }
+        }
+        self.stream
+            .flush()
+            .map_err(|err| Error::io(Stage::Open, err))
+    }
+
+    /// Reads once from the stream into the core.
+    fn fill(&mut self) -> Result<(), Error> {
+        loop {
+            match self.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    self.transport_ended = true;
+                    self.conn.receive_eof();
+                    return Ok(());
+                }
+                Ok(read) => {
+                    self.conn.receive_data(&self.read_buf[..read]);
+                    return Ok(());
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(Error::io(Stage::Open, err)),
+            }
+        }
+    }
+
+    /// After the close handshake: a client waits for the server to end the transport; a server
+    /// (which closes first) and a failed connection return at once.
+    fn wait_for_transport_end(&mut self) {
+        if self.conn.role() != Role::Client || self.conn.failure().is_some() {
+            return;
+        }
+        while !self.transport_ended {
+            match self.stream.read(&mut self.read_buf) {
+                Ok(0) => self.transport_ended = true,
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // A read timeout or reset also ends the wait: the handshake is already complete.
+                Err(_) => self.transport_ended = true,
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Transports: how the bytes get to the peer.
+
+pub mod tcp;
