@@ -26,6 +26,7 @@ pub mod close;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{ProtocolError, SendError};
+use crate::frame::codec::MAX_PAYLOAD_RESERVE;
 use crate::frame::header::FrameHeader;
 use crate::frame::mask::apply_mask_at;
 use crate::frame::{encode_frame, Frame, OpCode};
@@ -375,16 +376,16 @@ impl Connection {
             if let Some(key) = frame.header.mask {
                 apply_mask_at(arrived, key, frame.unmasked);
             }
-            let message_offset = self.message.as_ref().map_or(0, |m| m.size);
+            // The validator spans the whole message (reset only when one starts), so its offset
+            // is already counted from the start of the message.
             if let Err(err) = self.utf8.feed(arrived) {
-                return Err(ProtocolError::InvalidUtf8 {
-                    offset: message_offset + err.offset,
-                });
+                return Err(ProtocolError::InvalidUtf8 { offset: err.offset });
             }
             frame.unmasked = available;
         }
         if self.input.len() < len {
-            self.input.reserve(len - self.input.len());
+            self.input
+                .reserve((len - self.input.len()).min(MAX_PAYLOAD_RESERVE));
             return Ok(None);
         }
         let mut payload = self.input.split_to(len);
@@ -462,11 +463,10 @@ impl Connection {
         let size_before = self.message.as_ref().map_or(0, |m| m.size);
         let size = size_before + frame.payload.len() as u64;
         if fin && kind == DataKind::Text && self.config.validate_utf8 {
+            // Already an offset in the message: the validator spans all its fragments.
             self.utf8
                 .finish()
-                .map_err(|err| ProtocolError::InvalidUtf8 {
-                    offset: size_before + err.offset,
-                })?;
+                .map_err(|err| ProtocolError::InvalidUtf8 { offset: err.offset })?;
         }
         if deliver_frames {
             self.message = (!fin).then(|| IncomingMessage {

@@ -11,6 +11,12 @@ use crate::frame::header::{FrameHeader, MAX_HEADER_LEN};
 use crate::frame::mask::apply_mask;
 use crate::frame::{Frame, OpCode};
 
+/// The most buffer space reserved ahead for a payload that is still arriving. A header's claim
+/// alone never allocates more: a peer could announce 2^63 bytes (with the limits lifted) or make
+/// every connection reserve its full `max_frame_size` with a few bytes. Larger payloads grow the
+/// buffer as their bytes actually arrive.
+pub(crate) const MAX_PAYLOAD_RESERVE: usize = 64 * 1024;
+
 /// Appends one frame to `out`: header, then payload, masked in place when `mask` is given.
 ///
 /// The payload is copied once, into `out`.
@@ -79,7 +85,7 @@ impl FrameDecoder {
         };
         let len = header.payload_len as usize;
         if buf.len() < len {
-            buf.reserve(len - buf.len());
+            buf.reserve((len - buf.len()).min(MAX_PAYLOAD_RESERVE));
             return Ok(None);
         }
         self.header = None;
