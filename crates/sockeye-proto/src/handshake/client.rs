@@ -205,39 +205,37 @@ impl ClientHandshake {
     /// handshake failed; for a refusal (status other than 101) the error comes once the body
     /// (up to 4 KiB) has arrived or [`receive_eof`](Self::receive_eof) is called.
     pub fn receive(&mut self, buf: &mut BytesMut) -> Result<Option<Response>, HandshakeError> {
-        loop {
-            match &mut self.stage {
-                Stage::Head => match self.parse_head(buf)? {
-                    None => return Ok(None),
-                    Some(response) => {
-                        self.stage = Stage::Done;
-                        return Ok(Some(response));
-                    }
-                },
-                Stage::Body {
-                    remaining,
-                    chunked,
-                    error,
-                } => {
-                    let body = if *chunked {
-                        decode_chunked(buf)
-                    } else {
-                        match remaining {
-                            Some(len) if buf.len() >= *len => {
-                                Some(Bytes::copy_from_slice(&buf[..*len]))
-                            }
-                            None | Some(_) if buf.len() >= MAX_ERROR_BODY_BYTES => {
-                                Some(Bytes::copy_from_slice(&buf[..MAX_ERROR_BODY_BYTES]))
-                            }
-                            _ => None,
-                        }
-                    };
-                    let Some(body) = body else { return Ok(None) };
-                    let error = error.clone();
-                    return Err(self.finish_error(error, body));
+        match &mut self.stage {
+            Stage::Head => {
+                let response = self.parse_head(buf)?;
+                if response.is_some() {
+                    self.stage = Stage::Done;
                 }
-                Stage::Done => return Ok(None),
+                Ok(response)
             }
+            Stage::Body {
+                remaining,
+                chunked,
+                error,
+            } => {
+                let body = if *chunked {
+                    decode_chunked(buf)
+                } else {
+                    match remaining {
+                        Some(len) if buf.len() >= *len => {
+                            Some(Bytes::copy_from_slice(&buf[..*len]))
+                        }
+                        None | Some(_) if buf.len() >= MAX_ERROR_BODY_BYTES => {
+                            Some(Bytes::copy_from_slice(&buf[..MAX_ERROR_BODY_BYTES]))
+                        }
+                        _ => None,
+                    }
+                };
+                let Some(body) = body else { return Ok(None) };
+                let error = error.clone();
+                Err(self.finish_error(error, body))
+            }
+            Stage::Done => Ok(None),
         }
     }
 
@@ -399,9 +397,7 @@ fn decode_chunked(buf: &BytesMut) -> Option<Bytes> {
             body.truncate(MAX_ERROR_BODY_BYTES);
             return Some(body.into());
         }
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return None;
-        };
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
         let size_field = std::str::from_utf8(&rest[..line_end]).unwrap_or("");
         let size_hex = size_field.split(';').next().unwrap_or("").trim();
         let Ok(size) = usize::from_str_radix(size_hex, 16) else {
@@ -480,7 +476,8 @@ mod tests {
 
     #[test]
     fn each_rule_has_its_error() {
-        let cases: Vec<(&str, fn(&HandshakeError) -> bool)> = vec![
+        type Check = fn(&HandshakeError) -> bool;
+        let cases: Vec<(&str, Check)> = vec![
             ("", |e| matches!(e, HandshakeError::MissingAccept { .. })),
             ("Sec-WebSocket-Accept: wrong\r\n", |e| {
                 matches!(e, HandshakeError::AcceptMismatch { expected, received }
