@@ -5,6 +5,7 @@
 //!
 //! - [`blocking`]: client and server over any `std::io::Read + Write` stream, plus
 //!   [`blocking::connect`] for `ws://` URLs over TCP.
+//! - [`tokio`] (feature `tokio`, on by default): the same over tokio, as a `Stream + Sink`.
 //! - [`transport`]: TCP connection set-up (DNS, connect timeouts).
 //! - [`ClientConfig`] and [`ServerConfig`]: every option, shared by all front-ends.
 //!
@@ -28,6 +29,8 @@
 pub mod blocking;
 mod config;
 mod error;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod transport;
 
 pub use config::{ClientConfig, ServerConfig, Target};

@@ -1,5 +1,6 @@
 //! A WebSocket over a blocking stream: the drive loop of the sans-I/O core.
 
+use std::borrow::Borrow;
 use std::io::{self, Read, Write};
 
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
@@ -86,15 +87,15 @@ impl<S: Read + Write> WebSocket<S> {
         }
     }
 
-    /// Sends a message (or a raw frame) and flushes it.
-    pub fn send(&mut self, message: &Message) -> Result<(), Error> {
-        self.conn.send(message)?;
+    /// Sends a message (or a raw frame) and flushes it. Takes `Message` or `&Message`.
+    pub fn send(&mut self, message: impl Borrow<Message>) -> Result<(), Error> {
+        self.conn.send(message.borrow())?;
         self.flush()
     }
 
     /// Queues a message without flushing; call [`flush`](Self::flush) to write a batch at once.
-    pub fn queue(&mut self, message: &Message) -> Result<(), Error> {
-        self.conn.send(message)?;
+    pub fn queue(&mut self, message: impl Borrow<Message>) -> Result<(), Error> {
+        self.conn.send(message.borrow())?;
         Ok(())
     }
 

@@ -1,0 +1,18 @@
+//! The tokio front-end: WebSocket over any `AsyncRead + AsyncWrite` stream.
+//!
+//! Same files and the same drive loop as [`crate::blocking`], over the same sans-I/O core:
+//!
+//! - Client: [`connect_async`] a `ws://` URL, or run the handshake over a stream you already have
+//!   with [`client_async`].
+//! - Server: [`accept_async`] or [`accept_async_with`] on an accepted stream.
+//! - Either way you get a [`WebSocketStream`]: a `futures` `Stream` of messages and a `Sink` for
+//!   them, with inherent [`read`](WebSocketStream::read), [`send`](WebSocketStream::send) and
+//!   [`close`](WebSocketStream::close).
+
+mod client;
+mod server;
+mod stream;
+
+pub use client::{client_async, connect_async, connect_async_with};
+pub use server::{accept_async, accept_async_with};
+pub use stream::WebSocketStream;

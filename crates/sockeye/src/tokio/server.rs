@@ -1,0 +1,88 @@
+//! Async server: accept the opening handshake on a stream.
+
+use bytes::BytesMut;
+use sockeye_proto::handshake::server::{
+    accept_response, error_response, parse_request, reject_response,
+};
+use sockeye_proto::handshake::{Accept, Reject, Request};
+use sockeye_proto::{Connection, HandshakeError, Role};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::config::ServerConfig;
+use crate::error::{Error, Stage};
+use crate::tokio::stream::WebSocketStream;
+
+/// Accepts any valid WebSocket request on `stream`, with default options.
+pub async fn accept_async<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+) -> Result<WebSocketStream<S>, Error> {
+    accept_async_with(stream, &ServerConfig::default(), |_| Ok(Accept::default()))
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// Reads the request within the configured handshake timeout, lets `decide` look at it, then
+/// accepts or refuses it. Invalid requests are answered with 400, 405, 426, 431 or 505.
+pub async fn accept_async_with<S, F>(
+    stream: S,
+    config: &ServerConfig,
+    decide: F,
+) -> Result<(WebSocketStream<S>, Request), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let work = handshake(stream, config, decide);
+    match config.handshake_timeout {
+        Some(after) => tokio::time::timeout(after, work)
+            .await
+            .map_err(|_| Error::Timeout {
+                stage: Stage::Http,
+                after,
+            })?,
+        None => work.await,
+    }
+}
+
+async fn handshake<S, F>(
+    mut stream: S,
+    config: &ServerConfig,
+    decide: F,
+) -> Result<(WebSocketStream<S>, Request), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let http = |err| Error::io(Stage::Http, err);
+    let mut buf = BytesMut::with_capacity(4096);
+    let request = loop {
+        match parse_request(&mut buf, config.max_header_bytes) {
+            Ok(Some(request)) => break request,
+            Ok(None) => {}
+            Err(err) => {
+                // Best effort: the client may already be gone.
+                let _ = stream.write_all(&error_response(&err)).await;
+                let _ = stream.flush().await;
+                return Err(err.into());
+            }
+        }
+        if stream.read_buf(&mut buf).await.map_err(http)? == 0 {
+            return Err(HandshakeError::ClosedDuringHandshake {
+                received: buf.len(),
+            }
+            .into());
+        }
+    };
+    let (response, refused) = match decide(&request) {
+        Ok(accept) => (accept_response(&request, &accept)?, None),
+        Err(reject) => (reject_response(&reject)?, Some(reject.status)),
+    };
+    stream.write_all(&response).await.map_err(http)?;
+    stream.flush().await.map_err(http)?;
+    if let Some(status) = refused {
+        return Err(Error::Rejected { status });
+    }
+    let mut conn = Connection::new(Role::Server, config.protocol.clone());
+    conn.receive_data(&buf);
+    Ok((WebSocketStream::from_connection(stream, conn), request))
+}

@@ -1,0 +1,282 @@
+//! A WebSocket over an async stream: the drive loop of the sans-I/O core, as poll functions.
+
+use std::borrow::Borrow;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::error::{Error, Stage};
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Queued output above which [`Sink::poll_ready`] waits for the transport to drain, so a peer
+/// that stops reading cannot make memory grow without bound.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+
+/// One open WebSocket connection over an async stream `S`.
+///
+/// # Cancel safety
+/// - [`read`](Self::read) (and `StreamExt::next`) is cancel-safe: everything read from the
+///   transport is already inside the core, so it can sit in a `select!` without losing data.
+/// - [`send`](Self::send) queues the message at once and then writes; if it is cancelled while
+///   writing, the message stays queued and goes out with the next write or flush.
+/// - [`close`](Self::close) can be cancelled; the close frame, once queued, is still sent by the
+///   next flush.
+pub struct WebSocketStream<S> {
+    stream: S,
+    conn: Connection,
+    read_buf: Box<[u8]>,
+    transport_ended: bool,
+    transport_shut_down: bool,
+}
+
+impl<S> std::fmt::Debug for WebSocketStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketStream")
+            .field("connection", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_error(err: io::Error) -> Error {
+    Error::io(Stage::Open, err)
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// Wraps a stream whose opening handshake is done, with the core that will run it.
+    ///
+    /// Bytes the handshake read past its end must already be in `conn`.
+    pub fn from_connection(stream: S, conn: Connection) -> Self {
+        Self {
+            stream,
+            conn,
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            transport_ended: false,
+            transport_shut_down: false,
+        }
+    }
+
+    /// The sans-I/O core, for its state and close frames.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// Gives back the stream.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Reads the next message: text, binary, ping, pong, the peer's close, or a raw frame.
+    ///
+    /// Pings are answered and the peer's close is echoed by the core. After the close handshake
+    /// this returns [`Error::ConnectionClosed`]. Cancel-safe.
+    pub async fn read(&mut self) -> Result<Message, Error> {
+        poll_fn(|cx| self.poll_read_message(cx)).await
+    }
+
+    /// Sends a message (or raw frame) and writes it out. Takes `Message` or `&Message`.
+    pub async fn send(&mut self, message: impl Borrow<Message>) -> Result<(), Error> {
+        self.conn.send(message.borrow())?;
+        self.flush().await
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.conn.send_text(text)?;
+        self.flush().await
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.conn.send_binary(data)?;
+        self.flush().await
+    }
+
+    /// Sends a ping (payload at most 125 bytes).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.conn.send_ping(payload)?;
+        self.flush().await
+    }
+
+    /// Sends a frame exactly as given, for testing peers.
+    pub async fn send_raw_frame(&mut self, frame: &Frame) -> Result<(), Error> {
+        self.conn.send_raw_frame(frame)?;
+        self.flush().await
+    }
+
+    /// Queues a message without writing it; [`flush`](Self::flush) writes a batch at once.
+    pub fn queue(&mut self, message: impl Borrow<Message>) -> Result<(), Error> {
+        self.conn.send(message.borrow())?;
+        Ok(())
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_write_output(cx)).await
+    }
+
+    /// Runs the close handshake with `code` and `reason`; returns the peer's close frame.
+    ///
+    /// Messages that arrive before the peer's close are discarded.
+    pub async fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<Option<CloseFrame>, Error> {
+        if self.conn.close_sent().is_none() {
+            self.conn.close(Some(CloseFrame::new(code, reason)))?;
+        }
+        self.flush().await?;
+        loop {
+            if let Some(received) = self.conn.close_received() {
+                let received = received.clone();
+                self.flush().await?;
+                return Ok(received);
+            }
+            match self.read().await {
+                Ok(_) => {}
+                Err(Error::ConnectionClosed) => {
+                    return Ok(self.conn.close_received().cloned().flatten())
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Writes queued output until it is all written and flushed, or the transport would block.
+    fn poll_write_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        while !self.conn.pending_output().is_empty() {
+            let written =
+                ready!(Pin::new(&mut self.stream).poll_write(cx, self.conn.pending_output()))
+                    .map_err(io_error)?;
+            if written == 0 {
+                return Poll::Ready(Err(io_error(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the transport accepted no bytes",
+                ))));
+            }
+            self.conn.consume_output(written);
+        }
+        Pin::new(&mut self.stream).poll_flush(cx).map_err(io_error)
+    }
+
+    /// The drive loop: take a message from the core, else write replies and read more.
+    fn poll_read_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        loop {
+            let next = self.conn.next_message();
+            let flushed = self.poll_write_output(cx);
+            match next {
+                Ok(Some(message)) => return Poll::Ready(Ok(message)),
+                Ok(None) if self.conn.is_closed() => {
+                    // The close echo must be on the wire before the end is reported.
+                    ready!(flushed)?;
+                    ready!(self.poll_finish_transport(cx));
+                    return Poll::Ready(Err(Error::ConnectionClosed));
+                }
+                Ok(None) => {
+                    if let Poll::Ready(Err(err)) = flushed {
+                        return Poll::Ready(Err(err));
+                    }
+                    ready!(self.poll_fill(cx))?;
+                }
+                Err(err) => {
+                    // Best effort: the failure's close frame, then the error.
+                    let _ = flushed;
+                    return Poll::Ready(Err(Error::Protocol(err)));
+                }
+            }
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut buf = ReadBuf::new(&mut self.read_buf);
+        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)).map_err(io_error)?;
+        let filled = buf.filled().len();
+        if filled == 0 {
+            self.transport_ended = true;
+            self.conn.receive_eof();
+        } else {
+            self.conn.receive_data(&self.read_buf[..filled]);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// After the close handshake: the server shuts the transport down (it closes first); a client
+    /// waits for the server's end of stream (RFC 6455 section 7.1.1).
+    fn poll_finish_transport(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.conn.failure().is_some() || self.conn.should_close_transport() {
+            if !self.transport_shut_down {
+                // Errors here mean the peer is gone already, which is the goal.
+                let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
+                self.transport_shut_down = true;
+            }
+            return Poll::Ready(());
+        }
+        if self.conn.role() == Role::Client {
+            while !self.transport_ended {
+                let mut buf = ReadBuf::new(&mut self.read_buf);
+                match ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)) {
+                    Ok(()) if buf.filled().is_empty() => self.transport_ended = true,
+                    Ok(()) => {}
+                    Err(_) => self.transport_ended = true,
+                }
+            }
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match ready!(this.poll_read_message(cx)) {
+            Ok(message) => Poll::Ready(Some(Ok(message))),
+            Err(Error::ConnectionClosed) => Poll::Ready(None),
+            Err(err) => Poll::Ready(Some(Err(err))),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.conn.pending_output().len() >= WRITE_HIGH_WATER {
+            ready!(this.poll_write_output(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        self.get_mut().conn.send(&message)?;
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_write_output(cx)
+    }
+
+    /// Sends a normal close (1000) unless a close was already sent, and writes it out.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.conn.close_sent().is_none() && this.conn.failure().is_none() {
+            this.conn
+                .close(Some(CloseFrame::new(CloseCode::Normal, "")))?;
+        }
+        this.poll_write_output(cx)
+    }
+}
