@@ -1,4 +1,5 @@
 //! The tokio front-end against itself and against the blocking front-end, over loopback TCP.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
