@@ -16,11 +16,9 @@ async fn tokio_echo_server() -> (String, tokio::task::JoinHandle<Option<sockeye:
         let (stream, _) = listener.accept().await.unwrap();
         let mut socket = ws::accept_async(stream).await.unwrap();
         while let Some(message) = socket.next().await {
-            match message.unwrap() {
-                message @ (Message::Text(_) | Message::Binary(_)) => {
-                    socket.send(message).await.unwrap()
-                }
-                _ => {}
+            let message = message.unwrap();
+            if let Message::Text(_) | Message::Binary(_) = message {
+                socket.send(message).await.unwrap();
             }
         }
         socket.connection().close_received().cloned().flatten()
