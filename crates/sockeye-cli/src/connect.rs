@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use sockeye::{blocking, ClientConfig, CloseCode, Error, Message};
+use sockeye::{blocking, ClientConfig, CloseCode, CloseFrame, Error, Message};
 
 use crate::flags::{ConnectArgs, EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
 use crate::print;
@@ -41,9 +41,27 @@ fn config(args: &ConnectArgs) -> anyhow::Result<ClientConfig> {
     Ok(config)
 }
 
+/// Where `sockeye connect` stands after the handshake.
+enum Phase {
+    /// stdin is open: its lines are sent.
+    Sending,
+    /// stdin ended: waiting for the server to go quiet before closing, so replies in flight are
+    /// not lost (servers such as Python `websockets` drop replies once a close arrives).
+    Lingering { quiet_since: Instant },
+    /// The close was sent (or received): waiting for the close handshake to finish.
+    Closing { since: Instant },
+}
+
 pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
-    let config = config(args)?;
     let close_timeout = seconds(args.close_timeout, "--close-timeout")?.unwrap_or(POLL);
+    let linger = seconds(args.linger, "--linger")?.unwrap_or_default();
+    let config = match config(args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("sockeye: {err:#}");
+            return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
+        }
+    };
     let (mut socket, response) = match blocking::connect_with(config) {
         Ok(open) => open,
         Err(err) => {
@@ -73,10 +91,10 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
     });
 
     let stdout = io::stdout();
-    let mut closing_since: Option<Instant> = None;
+    let mut phase = Phase::Sending;
     loop {
-        if closing_since.is_none() {
-            match lines.try_recv() {
+        match phase {
+            Phase::Sending => match lines.try_recv() {
                 Ok(Ok(line)) => {
                     socket.send_text(&line)?;
                     if args.verbose {
@@ -87,38 +105,39 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
                 Ok(Err(err)) => return Err(err).context("cannot read stdin"),
                 Err(TryRecvError::Empty) => {}
                 Err(TryRecvError::Disconnected) => {
-                    if socket.connection().close_sent().is_none() {
-                        socket.send(&Message::Close(Some(sockeye::CloseFrame::new(
-                            CloseCode::Normal,
-                            "",
-                        ))))?;
-                        if args.verbose {
-                            eprintln!("> close 1000 (normal)");
-                        }
-                    }
-                    closing_since = Some(Instant::now());
+                    phase = Phase::Lingering {
+                        quiet_since: Instant::now(),
+                    };
                 }
+            },
+            Phase::Lingering { quiet_since } if quiet_since.elapsed() >= linger => {
+                socket.send(Message::Close(Some(CloseFrame::new(CloseCode::Normal, ""))))?;
+                if args.verbose {
+                    eprintln!("> close 1000 (normal)");
+                }
+                phase = Phase::Closing {
+                    since: Instant::now(),
+                };
             }
-        }
-        if closing_since.is_some_and(|since| since.elapsed() > close_timeout) {
-            eprintln!(
-                "sockeye: the server did not answer the close within {close_timeout:?}; giving up"
-            );
-            return Ok(ExitCode::from(EXIT_ABNORMAL_CLOSE));
+            Phase::Closing { since } if since.elapsed() > close_timeout => {
+                eprintln!(
+                    "sockeye: the server did not finish the close within {close_timeout:?}; giving up"
+                );
+                return Ok(ExitCode::from(EXIT_ABNORMAL_CLOSE));
+            }
+            Phase::Lingering { .. } | Phase::Closing { .. } => {}
         }
         match socket.read() {
             Ok(message) => {
                 let mut out = stdout.lock();
                 match &message {
                     Message::Text(text) => writeln!(out, "{}", print::escape_text(text.as_str())),
-                    Message::Binary(data) => {
-                        writeln!(
-                            out,
-                            "[binary {} bytes] {}",
-                            data.len(),
-                            print::hex(data, usize::MAX)
-                        )
-                    }
+                    Message::Binary(data) => writeln!(
+                        out,
+                        "[binary {} bytes] {}",
+                        data.len(),
+                        print::hex(data, usize::MAX)
+                    ),
                     _ => Ok(()),
                 }
                 .or_else(ignore_broken_pipe)?;
@@ -126,8 +145,19 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
                 if args.verbose {
                     eprintln!("< {}", print::message(&message));
                 }
-                if let Message::Close(_) = message {
-                    closing_since.get_or_insert_with(Instant::now);
+                match (&phase, &message) {
+                    (Phase::Closing { .. }, _) => {}
+                    (_, Message::Close(_)) => {
+                        phase = Phase::Closing {
+                            since: Instant::now(),
+                        }
+                    }
+                    (Phase::Lingering { .. }, _) => {
+                        phase = Phase::Lingering {
+                            quiet_since: Instant::now(),
+                        }
+                    }
+                    (Phase::Sending, _) => {}
                 }
             }
             Err(Error::Io { source, .. })

@@ -30,10 +30,11 @@ pub(crate) enum Command {
 Output: text messages are printed one per line, control characters escaped (\\n, \\t, \\x1b…);
 binary messages as `[binary N bytes] hex…`.
 
-When stdin ends, sockeye sends a close (1000), keeps printing until the server's close
-(at most --close-timeout seconds), then exits.
+When stdin ends, sockeye waits until the server has been silent for --linger seconds, sends a
+close (1000), keeps printing until the server's close (at most --close-timeout seconds), then exits.
 
-Exit status: 0 after a normal close (1000), 3 if the connection could not be opened,
+Exit status: 0 after a normal close (1000), 3 if the connection could not be opened (bad URL
+or options, DNS, TCP, handshake),
 4 if it ended abnormally (protocol error, dropped connection, or a close code other than 1000),
 1 for anything else, 2 for bad usage.")]
     Connect(ConnectArgs),
@@ -57,7 +58,12 @@ pub(crate) struct ConnectArgs {
     /// Offer a subprotocol (repeatable, in order of preference).
     #[arg(long = "subprotocol", value_name = "NAME")]
     pub(crate) subprotocols: Vec<String>,
-    /// Seconds to wait for the server's close after stdin ends.
+    /// After stdin ends, wait until the server has been silent this long before sending the
+    /// close, so replies still in flight are printed (some servers drop replies once a close
+    /// arrives).
+    #[arg(long, default_value_t = 0.3, value_name = "SECONDS")]
+    pub(crate) linger: f64,
+    /// Seconds to wait for the server's close after sending ours.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub(crate) close_timeout: f64,
     /// Seconds allowed for the TCP connection.

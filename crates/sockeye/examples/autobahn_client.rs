@@ -1,0 +1,190 @@
+//! The Autobahn|Testsuite driver for sockeye's blocking client (wstest `fuzzingserver` mode).
+//!
+//! Asks the fuzzing server how many cases it has (`/getCaseCount`), runs each one
+//! (`/runCase?case=I&agent=AGENT`) echoing every text and binary message back until the
+//! connection ends, then asks for the reports (`/updateReports?agent=AGENT`). Uses only the
+//! public blocking API. `conformance/run.sh` starts the fuzzing server and runs this.
+//!
+//! ```sh
+//! cargo run --release -p sockeye --example autobahn_client -- ws://127.0.0.1:9001 [AGENT]
+//! ```
+//!
+//! Every wait is bounded: TCP connect and opening handshake by the client's timeouts, each read
+//! and write by a socket timeout, and each case by a deadline checked between messages.
+//!
+//! Prints one line per case (how the connection ended) and a tally; exits 1 if the fuzzing
+//! server could not be used. A case that ends with a protocol error is not a driver failure:
+//! many cases exist to provoke one, and the suite's report decides whether it was right.
+
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use sockeye::blocking::{self, WebSocket};
+use sockeye::{ClientConfig, Error, Message, ProtocolConfig};
+
+/// The agent name the reports are filed under, unless given as the second argument.
+const DEFAULT_AGENT: &str = "sockeye";
+/// Limit for one read or write on the socket (a silent peer ends the case after this).
+const IO_TIMEOUT: Duration = Duration::from_secs(20);
+/// Limit for one whole case: the slowest cases (9.x at 64-byte chunks) take a few seconds.
+const CASE_DEADLINE: Duration = Duration::from_secs(60);
+/// Writing the reports of ~300 cases takes a few seconds; allow more.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Group 9 sends messages of up to 16 MiB, in one frame (9.1.6, 9.2.6) or in fragments (9.3.x,
+/// 9.4.x: 4 MiB). The defaults (16 MiB per frame, 64 MiB per message) admit them, but 9.1.6
+/// and 9.2.6 sit exactly on the frame limit; raise both so the suite does not test our limits.
+const MAX_SIZE: usize = 64 << 20;
+
+/// How one case's connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Ending {
+    /// The close handshake completed and the server closed the transport.
+    Closed,
+    /// The server broke the protocol (as many cases do on purpose): we failed the connection.
+    ProtocolError,
+    /// A read or write failed, or a send was refused.
+    Io,
+    /// The case ran past [`CASE_DEADLINE`] or a read timed out.
+    TimedOut,
+    /// The connection could not be opened.
+    ConnectFailed,
+}
+
+fn config(url: &str, io_timeout: Duration) -> Result<ClientConfig, Error> {
+    let mut protocol = ProtocolConfig::default();
+    protocol.max_frame_size = MAX_SIZE;
+    protocol.max_message_size = MAX_SIZE;
+    Ok(ClientConfig::new(url)?
+        .connect_timeout(Some(Duration::from_secs(10)))
+        .handshake_timeout(Some(io_timeout))
+        .protocol(protocol))
+}
+
+fn open(url: &str, io_timeout: Duration) -> Result<WebSocket<TcpStream>, Error> {
+    let (socket, _response) = blocking::connect_with(config(url, io_timeout)?)?;
+    // connect_with clears the handshake's timeouts; bound every later read and write too.
+    let stream = socket.get_ref();
+    stream
+        .set_read_timeout(Some(io_timeout))
+        .and_then(|()| stream.set_write_timeout(Some(io_timeout)))
+        .map_err(|source| Error::Io {
+            stage: sockeye::Stage::Open,
+            source,
+        })?;
+    Ok(socket)
+}
+
+fn is_timeout(err: &Error) -> bool {
+    match err {
+        Error::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        Error::Timeout { .. } => true,
+        _ => false,
+    }
+}
+
+/// Runs one case: echo text and binary messages until the connection ends.
+fn run_case(url: &str) -> (Ending, String) {
+    let deadline = Instant::now() + CASE_DEADLINE;
+    let mut socket = match open(url, IO_TIMEOUT) {
+        Ok(socket) => socket,
+        Err(err) => return (Ending::ConnectFailed, err.to_string()),
+    };
+    let mut echoed = 0usize;
+    loop {
+        if Instant::now() > deadline {
+            return (
+                Ending::TimedOut,
+                format!("case still running after {CASE_DEADLINE:?} ({echoed} echoed)"),
+            );
+        }
+        let ended = match socket.read() {
+            // Pings are answered and the close is echoed by the core before read returns them.
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => match socket.send(&message) {
+                Ok(()) => {
+                    echoed += 1;
+                    continue;
+                }
+                Err(err) => err,
+            },
+            Ok(_) => continue,
+            Err(err) => err,
+        };
+        let ending = match &ended {
+            Error::ConnectionClosed => Ending::Closed,
+            Error::Protocol(_) => Ending::ProtocolError,
+            err if is_timeout(err) => Ending::TimedOut,
+            _ => Ending::Io,
+        };
+        let detail = match socket.connection().close_received() {
+            Some(Some(frame)) => format!("{ended}; server closed with {frame}"),
+            Some(None) => format!("{ended}; server closed without a code"),
+            None => ended.to_string(),
+        };
+        return (ending, format!("{echoed} echoed; {detail}"));
+    }
+}
+
+/// Opens `url`, returns the first text message, and waits for the server's close.
+fn fetch_text(url: &str, io_timeout: Duration) -> Result<Option<String>, Error> {
+    let mut socket = open(url, io_timeout)?;
+    let mut text = None;
+    loop {
+        match socket.read() {
+            Ok(Message::Text(t)) if text.is_none() => text = Some(t.as_str().to_owned()),
+            Ok(_) => {}
+            Err(Error::ConnectionClosed) => return Ok(text),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+fn run(base: &str, agent: &str) -> Result<(), String> {
+    let count_url = format!("{base}/getCaseCount");
+    let count: usize = match fetch_text(&count_url, IO_TIMEOUT) {
+        Ok(Some(text)) => text
+            .trim()
+            .parse()
+            .map_err(|err| format!("{count_url} sent {text:?}, not a case count: {err}"))?,
+        Ok(None) => return Err(format!("{count_url} sent no case count")),
+        Err(err) => return Err(format!("{count_url}: {err}")),
+    };
+    println!("{count} cases from {base}, agent {agent}");
+    let started = Instant::now();
+    let mut tally = std::collections::BTreeMap::<Ending, usize>::new();
+    for case in 1..=count {
+        let (ending, detail) = run_case(&format!("{base}/runCase?case={case}&agent={agent}"));
+        println!("case {case}: {ending:?}: {detail}");
+        *tally.entry(ending).or_default() += 1;
+    }
+    println!(
+        "ran {count} cases in {:.1} s: {tally:?}",
+        started.elapsed().as_secs_f64()
+    );
+    let report_url = format!("{base}/updateReports?agent={agent}");
+    fetch_text(&report_url, REPORT_TIMEOUT).map_err(|err| format!("{report_url}: {err}"))?;
+    println!("reports written");
+    if tally.contains_key(&Ending::ConnectFailed) {
+        return Err("some cases could not connect".into());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let Some(base) = args.next() else {
+        eprintln!("usage: autobahn_client BASE_URL [AGENT]   (e.g. ws://127.0.0.1:9001)");
+        return ExitCode::from(2);
+    };
+    let agent = args.next().unwrap_or_else(|| DEFAULT_AGENT.into());
+    match run(base.trim_end_matches('/'), &agent) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("autobahn_client: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
