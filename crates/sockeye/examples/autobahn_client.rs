@@ -16,11 +16,11 @@
 //! server could not be used. A case that ends with a protocol error is not a driver failure:
 //! many cases exist to provoke one, and the suite's report decides whether it was right.
 
-use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use sockeye::blocking::{self, WebSocket};
+use sockeye::transport::Stream;
 use sockeye::{ClientConfig, Error, Message, ProtocolConfig};
 
 /// The agent name the reports are filed under, unless given as the second argument.
@@ -61,17 +61,10 @@ fn config(url: &str, io_timeout: Duration) -> Result<ClientConfig, Error> {
         .protocol(protocol))
 }
 
-fn open(url: &str, io_timeout: Duration) -> Result<WebSocket<TcpStream>, Error> {
-    let (socket, _response) = blocking::connect_with(config(url, io_timeout)?)?;
-    // connect_with clears the handshake's timeouts; bound every later read and write too.
-    let stream = socket.get_ref();
-    stream
-        .set_read_timeout(Some(io_timeout))
-        .and_then(|()| stream.set_write_timeout(Some(io_timeout)))
-        .map_err(|source| Error::Io {
-            stage: sockeye::Stage::Open,
-            source,
-        })?;
+fn open(url: &str, io_timeout: Duration) -> Result<WebSocket<Stream>, Error> {
+    // Bound every read and write of the open connection too.
+    let config = config(url, io_timeout)?.io_timeouts(Some(io_timeout), Some(io_timeout));
+    let (socket, _response) = blocking::connect_with(config)?;
     Ok(socket)
 }
 

@@ -1,5 +1,6 @@
 //! Client and server options, shared by every front-end.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sockeye_proto::handshake::{ClientRequest, DEFAULT_MAX_HEADER_BYTES};
@@ -119,6 +120,13 @@ pub struct ClientConfig {
     /// Limit for the opening handshake, from the request sent to the response received.
     /// Default: 10 s.
     pub handshake_timeout: Option<Duration>,
+    /// Limit for each read once the connection is open (blocking front-end). Default: none.
+    pub read_timeout: Option<Duration>,
+    /// Limit for each write once the connection is open (blocking front-end). Default: none.
+    pub write_timeout: Option<Duration>,
+    /// Connect to this Unix domain socket instead of the URL's host and port; the URL still
+    /// gives the `Host` header and the path. Default: none.
+    pub unix_socket: Option<PathBuf>,
     /// Largest response head accepted. Default 16 KiB.
     pub max_header_bytes: usize,
     /// Limits and switches of the connection once open.
@@ -136,6 +144,9 @@ impl ClientConfig {
             headers: Vec::new(),
             connect_timeout: Some(Duration::from_secs(10)),
             handshake_timeout: Some(Duration::from_secs(10)),
+            read_timeout: None,
+            write_timeout: None,
+            unix_socket: None,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             protocol: sockeye_proto::Config::default(),
         })
@@ -168,6 +179,19 @@ impl ClientConfig {
     /// Sets the opening-handshake timeout (`None`: no limit).
     pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Connects through the Unix domain socket at `path` instead of TCP.
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.unix_socket = Some(path.into());
+        self
+    }
+
+    /// Sets the per-read and per-write limits once the connection is open.
+    pub fn io_timeouts(mut self, read: Option<Duration>, write: Option<Duration>) -> Self {
+        self.read_timeout = read;
+        self.write_timeout = write;
         self
     }
 

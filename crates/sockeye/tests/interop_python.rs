@@ -17,6 +17,7 @@ use common::{
     IO_TIMEOUT, SIZES,
 };
 use sockeye::blocking::{self, WebSocket};
+use sockeye::transport::Stream;
 use sockeye::{
     Accept, ClientConfig, CloseCode, CloseFrame, Error, Message, Reject, Request, Response,
     ServerConfig, Stage,
@@ -35,11 +36,11 @@ fn client_config(url: &str) -> ClientConfig {
 }
 
 /// Connects and bounds every later read and write on the socket.
-fn connect(config: ClientConfig) -> (WebSocket<TcpStream>, Response) {
+fn connect(config: ClientConfig) -> (WebSocket<Stream>, Response) {
     let url = config.target.url.to_string();
+    let config = config.io_timeouts(Some(IO_TIMEOUT), Some(IO_TIMEOUT));
     let (socket, response) = blocking::connect_with(config)
         .unwrap_or_else(|err| panic!("cannot connect to {url}: {err}"));
-    bound(socket.get_ref());
     (socket, response)
 }
 
@@ -68,7 +69,7 @@ const SOCKEYE_ECHO_REASON: &str = "";
 /// Runs a client's close handshake, then reads until the server ends TCP (RFC 6455 section
 /// 7.1.1) and drops the connection: `websockets` reports the close only once TCP is closed.
 fn close_client(
-    mut socket: WebSocket<TcpStream>,
+    mut socket: WebSocket<Stream>,
     code: CloseCode,
     reason: &str,
 ) -> Option<CloseFrame> {
@@ -404,7 +405,7 @@ fn client_reports_http_400_when_websockets_refuses_its_subprotocols() {
 }
 
 /// The request head as the `/headers` path sends it back: (name, value) pairs.
-fn request_headers(socket: &mut WebSocket<TcpStream>) -> Vec<(String, String)> {
+fn request_headers(socket: &mut WebSocket<Stream>) -> Vec<(String, String)> {
     let Message::Text(head) = read(socket) else {
         panic!("expected the request headers as text")
     };

@@ -1,7 +1,6 @@
 //! Blocking client: connect to a URL, or run the handshake over any stream.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 
 use bytes::BytesMut;
 use sockeye_proto::handshake::{ClientHandshake, Response};
@@ -10,41 +9,38 @@ use sockeye_proto::{Connection, Role};
 use crate::blocking::stream::WebSocket;
 use crate::config::ClientConfig;
 use crate::error::{Error, Stage};
-use crate::transport::tcp;
+use crate::transport::{self, Stream};
 
 /// Connects to a `ws://` URL with default options.
 ///
 /// Returns the open connection and the server's handshake response.
-pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response), Error> {
+pub fn connect(url: &str) -> Result<(WebSocket<Stream>, Response), Error> {
     connect_with(ClientConfig::new(url)?)
 }
 
-/// Connects with every option of `config`.
-pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<TcpStream>, Response), Error> {
-    if config.target.secure {
-        return Err(Error::Unsupported(format!(
-            "{} needs TLS, which this build of sockeye does not support yet; it will not fall back to an unencrypted connection (use ws:// for a plain server)",
-            config.target.url
-        )));
-    }
-    let stream = tcp::connect(
-        &config.target.host,
-        config.target.port,
-        config.connect_timeout,
-    )?;
-    let set_timeouts = |timeout| {
+/// Connects with every option of `config`: the route (TCP or Unix socket), the handshake within
+/// its timeout, then the read and write timeouts for the open connection.
+pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response), Error> {
+    let stream = transport::dial(&config)?;
+    let set_timeouts = |stream: &Stream, read, write, stage| {
         stream
-            .set_read_timeout(timeout)
-            .and_then(|()| stream.set_write_timeout(timeout))
-            .map_err(|err| Error::io(Stage::Tcp, err))
+            .set_read_timeout(read)
+            .and_then(|()| stream.set_write_timeout(write))
+            .map_err(|err| Error::io(stage, err))
     };
-    set_timeouts(config.handshake_timeout)?;
+    set_timeouts(
+        &stream,
+        config.handshake_timeout,
+        config.handshake_timeout,
+        Stage::Tcp,
+    )?;
     let (socket, response) = client(stream, &config)?;
-    socket
-        .get_ref()
-        .set_read_timeout(None)
-        .and_then(|()| socket.get_ref().set_write_timeout(None))
-        .map_err(|err| Error::io(Stage::Open, err))?;
+    set_timeouts(
+        socket.get_ref(),
+        config.read_timeout,
+        config.write_timeout,
+        Stage::Open,
+    )?;
     Ok((socket, response))
 }
 

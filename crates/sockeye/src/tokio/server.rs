@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
 use crate::tokio::stream::WebSocketStream;
+use crate::transport::async_stream::within;
 
 /// Accepts any valid WebSocket request on `stream`, with default options.
 pub async fn accept_async<S: AsyncRead + AsyncWrite + Unpin>(
@@ -32,16 +33,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let work = handshake(stream, config, decide);
-    match config.handshake_timeout {
-        Some(after) => tokio::time::timeout(after, work)
-            .await
-            .map_err(|_| Error::Timeout {
-                stage: Stage::Http,
-                after,
-            })?,
-        None => work.await,
-    }
+    within(
+        config.handshake_timeout,
+        Stage::Http,
+        handshake(stream, config, decide),
+    )
+    .await
 }
 
 async fn handshake<S, F>(

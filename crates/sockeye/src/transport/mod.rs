@@ -1,3 +1,134 @@
-//! Transports: how the bytes get to the peer.
+//! Transports: how the bytes reach the peer.
+//!
+//! [`dial`] (blocking) and `dial_async` (tokio) turn a [`ClientConfig`] into a connected stream,
+//! in this order, each step with its own error stage:
+//!
+//! 1. the route: a Unix socket, a proxy (its own TCP connection and handshake), or direct TCP
+//!    (DNS, then connect);
+//! 2. TLS, for `wss://`;
+//!
+//! and return one stream type per front-end ([`Stream`], [`AsyncStream`]) so that callers get the
+//! same `WebSocket` type whatever the route.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::config::ClientConfig;
+use crate::error::Error;
 
 pub mod tcp;
+#[cfg(unix)]
+pub mod unix;
+
+#[cfg(feature = "tokio")]
+pub(crate) mod async_stream;
+#[cfg(feature = "tokio")]
+pub use async_stream::{dial_async, AsyncStream};
+
+/// A connected blocking stream: whichever route and wrapping the configuration chose.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Stream {
+    /// Plain TCP (directly or through a proxy tunnel).
+    Tcp(TcpStream),
+    /// A Unix domain socket.
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Stream {
+    /// Sets the read timeout of the underlying socket.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Tcp(stream) => stream.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream.set_read_timeout(timeout),
+        }
+    }
+
+    /// Sets the write timeout of the underlying socket.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Tcp(stream) => stream.set_write_timeout(timeout),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream.set_write_timeout(timeout),
+        }
+    }
+
+    /// The peer's address, for logs and traces (`unix:PATH` for Unix sockets).
+    pub fn peer_description(&self) -> String {
+        match self {
+            Self::Tcp(stream) => stream
+                .peer_addr()
+                .map_or_else(|_| "?".into(), |addr| addr.to_string()),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream
+                .peer_addr()
+                .ok()
+                .and_then(|addr| addr.as_pathname().map(|p| format!("unix:{}", p.display())))
+                .unwrap_or_else(|| "unix".into()),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(stream) => stream.read(buf),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(stream) => stream.write(buf),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream.write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(stream) => stream.write_vectored(bufs),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream.write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Tcp(stream) => stream.flush(),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream.flush(),
+        }
+    }
+}
+
+/// Opens the route `config` describes (blocking): Unix socket or TCP, then TLS for `wss://`.
+pub fn dial(config: &ClientConfig) -> Result<Stream, Error> {
+    #[cfg(unix)]
+    if let Some(path) = &config.unix_socket {
+        return unix::connect(path).map(Stream::Unix);
+    }
+    refuse_tls_until_supported(config)?;
+    let stream = tcp::connect(
+        &config.target.host,
+        config.target.port,
+        config.connect_timeout,
+    )?;
+    Ok(Stream::Tcp(stream))
+}
+
+pub(crate) fn refuse_tls_until_supported(config: &ClientConfig) -> Result<(), Error> {
+    if config.target.secure {
+        return Err(Error::Unsupported(format!(
+            "{} needs TLS, which this build of sockeye does not support yet; it will not fall back to an unencrypted connection (use ws:// for a plain server)",
+            config.target.url
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! The tokio counterpart of [`Stream`](super::Stream) and [`dial`](super::dial).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, Stage};
+
+/// A connected async stream: whichever route and wrapping the configuration chose.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AsyncStream {
+    /// Plain TCP (directly or through a proxy tunnel).
+    Tcp(TcpStream),
+    /// A Unix domain socket.
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+macro_rules! each_stream {
+    ($self:expr, $stream:ident => $body:expr) => {
+        match $self {
+            AsyncStream::Tcp($stream) => $body,
+            #[cfg(unix)]
+            AsyncStream::Unix($stream) => $body,
+        }
+    };
+}
+
+impl AsyncRead for AsyncStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for AsyncStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        each_stream!(self, s => s.is_write_vectored())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+pub(crate) async fn within<T>(
+    limit: Option<Duration>,
+    stage: Stage,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match limit {
+        Some(after) => tokio::time::timeout(after, work)
+            .await
+            .map_err(|_| Error::Timeout { stage, after })?,
+        None => work.await,
+    }
+}
+
+/// Opens the route `config` describes (tokio): Unix socket or TCP, then TLS for `wss://`.
+pub async fn dial_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
+    #[cfg(unix)]
+    if let Some(path) = &config.unix_socket {
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|source| Error::Connect {
+                addr: format!("unix:{}", path.display()),
+                source,
+            })?;
+        return Ok(AsyncStream::Unix(stream));
+    }
+    super::refuse_tls_until_supported(config)?;
+    let host = config.target.host.as_str();
+    let port = config.target.port;
+    let stream = within(config.connect_timeout, Stage::Tcp, connect_tcp(host, port)).await?;
+    Ok(AsyncStream::Tcp(stream))
+}
+
+/// Resolves `host` (DNS stage) and connects to the first address that accepts (TCP stage).
+pub(crate) async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, Error> {
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|source| Error::Dns {
+            host: host.to_string(),
+            source,
+        })?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                stream
+                    .set_nodelay(true)
+                    .map_err(|err| Error::io(Stage::Tcp, err))?;
+                return Ok(stream);
+            }
+            Err(source) => {
+                last = Some(Error::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Dns {
+        host: host.to_string(),
+        source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+    }))
+}
