@@ -87,6 +87,18 @@ pub enum ProtocolError {
     /// The transport ended before the close handshake (section 7.1.5: code 1006).
     #[error("the connection closed without a close frame (1006 abnormal closure): the peer or something in between dropped it")]
     ClosedWithoutCloseFrame,
+    /// Keepalive: a ping got no pong in time.
+    #[error("no pong arrived within {after:?} of a keepalive ping: the peer or the network path is not responding")]
+    PingTimeout {
+        /// The configured ping timeout.
+        after: std::time::Duration,
+    },
+    /// Keepalive: nothing arrived for the configured idle time.
+    #[error("nothing arrived for {after:?} (idle timeout)")]
+    IdleTimeout {
+        /// The configured idle timeout.
+        after: std::time::Duration,
+    },
     /// An extension could not process a frame (for example, corrupt compressed data).
     #[error("extension {extension} failed: {reason}")]
     Extension {
@@ -105,6 +117,8 @@ impl ProtocolError {
             Self::InvalidUtf8 { .. } | Self::CloseReasonNotUtf8 => CloseCode::InvalidPayload,
             Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MessageTooBig,
             Self::ClosedWithoutCloseFrame => CloseCode::AbnormalClosure,
+            Self::PingTimeout { .. } => CloseCode::InternalError,
+            Self::IdleTimeout { .. } => CloseCode::GoingAway,
             Self::Extension { .. } => CloseCode::InvalidPayload,
             Self::ReservedBitsSet { .. }
             | Self::ReservedOpcode(_)
@@ -126,6 +140,8 @@ impl ProtocolError {
         match self.close_code() {
             CloseCode::InvalidPayload => "invalid data",
             CloseCode::MessageTooBig => "message too big",
+            CloseCode::InternalError => "keepalive ping timeout",
+            CloseCode::GoingAway => "idle timeout",
             _ => "protocol error",
         }
     }

@@ -159,3 +159,61 @@ async fn handshake_timeout_fires_against_a_silent_server() {
     assert_eq!(err.stage(), sockeye::Stage::Http);
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn keepalive_pings_measure_rtt_and_detect_a_silent_peer() {
+    use sockeye::proto::connection::keepalive::KeepaliveConfig;
+    tokio::time::timeout(LIMIT, async {
+        // An answering peer: pings go out after the quiet spell and the RTT is measured.
+        let (url, _server) = tokio_echo_server().await;
+        let (mut client, _) = ws::connect_async(&url).await.unwrap();
+        client.set_keepalive(Some(KeepaliveConfig::new(
+            Duration::from_millis(50),
+            Duration::from_secs(2),
+        )));
+        let reply = client.read().await.unwrap();
+        assert!(
+            matches!(reply, Message::Pong(ref p) if p.starts_with(b"sockeye")),
+            "{reply:?}"
+        );
+        assert!(client.last_rtt().is_some());
+
+        // A peer that completes the handshake and then reads nothing: the ping times out.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let silent = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let socket = ws::accept_async(stream).await.unwrap();
+            tokio::time::sleep(LIMIT).await;
+            drop(socket);
+        });
+        let (mut client, _) = ws::connect_async(&url).await.unwrap();
+        client.set_keepalive(Some(KeepaliveConfig::new(
+            Duration::from_millis(50),
+            Duration::from_millis(200),
+        )));
+        let started = std::time::Instant::now();
+        let err = client.read().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Protocol(sockeye::ProtocolError::PingTimeout { .. })
+            ),
+            "{err}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        assert_eq!(
+            client
+                .connection()
+                .close_sent()
+                .cloned()
+                .flatten()
+                .unwrap()
+                .code,
+            CloseCode::InternalError
+        );
+        silent.abort();
+    })
+    .await
+    .unwrap();
+}

@@ -22,6 +22,7 @@
 //! the input buffer without copying; sending copies the payload once into the output buffer.
 
 pub mod close;
+pub mod keepalive;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -330,6 +331,16 @@ impl Connection {
         }
         self.failure = Some(error.clone());
         error
+    }
+
+    /// Fails the connection for a reason the front-end detected (a keepalive timeout): queues
+    /// the close frame with the error's code, unless a close was sent already, and makes the
+    /// error sticky. Returns the error.
+    pub fn abort(&mut self, error: ProtocolError) -> ProtocolError {
+        if let Some(failure) = &self.failure {
+            return failure.clone();
+        }
+        self.fail(error)
     }
 
     /// Checks a header against the connection's rules, before any of its payload is read.

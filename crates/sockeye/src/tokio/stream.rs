@@ -2,12 +2,15 @@
 
 use std::borrow::Borrow;
 use std::future::poll_fn;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_sink::Sink;
+use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveAction, KeepaliveConfig};
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -34,6 +37,8 @@ pub struct WebSocketStream<S> {
     read_buf: Box<[u8]>,
     transport_ended: bool,
     transport_shut_down: bool,
+    keepalive: Option<Keepalive>,
+    keepalive_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> std::fmt::Debug for WebSocketStream<S> {
@@ -59,7 +64,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             transport_ended: false,
             transport_shut_down: false,
+            keepalive: None,
+            keepalive_timer: None,
         }
+    }
+
+    /// Turns keepalive on (or off with `None`): a ping after each quiet spell, and a failure
+    /// ([`ProtocolError::PingTimeout`](sockeye_proto::ProtocolError::PingTimeout), close 1011)
+    /// when its pong does not come in time. Keepalive runs while a read is pending, which an
+    /// application's read loop always has.
+    pub fn set_keepalive(&mut self, config: Option<KeepaliveConfig>) {
+        self.keepalive = config.map(|config| Keepalive::new(config, Instant::now()));
+        self.keepalive_timer = None;
+    }
+
+    /// The round-trip time of the last keepalive ping that was answered.
+    pub fn last_rtt(&self) -> Option<Duration> {
+        self.keepalive.as_ref().and_then(Keepalive::last_rtt)
     }
 
     /// The sans-I/O core, for its state and close frames.
@@ -177,7 +198,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             let next = self.conn.next_message();
             let flushed = self.poll_write_output(cx);
             match next {
-                Ok(Some(message)) => return Poll::Ready(Ok(message)),
+                Ok(Some(message)) => {
+                    if let (Message::Pong(payload), Some(keepalive)) =
+                        (&message, self.keepalive.as_mut())
+                    {
+                        keepalive.on_pong(payload, Instant::now());
+                    }
+                    return Poll::Ready(Ok(message));
+                }
                 Ok(None) if self.conn.is_closed() => {
                     // The close echo must be on the wire before the end is reported.
                     ready!(flushed)?;
@@ -188,6 +216,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     if let Poll::Ready(Err(err)) = flushed {
                         return Poll::Ready(Err(err));
                     }
+                    self.poll_keepalive(cx)?;
                     ready!(self.poll_fill(cx))?;
                 }
                 Err(err) => {
@@ -199,10 +228,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
+    /// Sends the pings keepalive asks for, fails the connection when it says so, and arms the
+    /// timer for its next deadline.
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
+        let Some(keepalive) = &mut self.keepalive else {
+            return Ok(());
+        };
+        let action = keepalive.poll(Instant::now());
+        match action {
+            Some(KeepaliveAction::SendPing(payload)) => {
+                if self.conn.send_ping(&payload).is_err() {
+                    // Closing already: keepalive has nothing left to do.
+                    self.keepalive = None;
+                    return Ok(());
+                }
+                if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
+                    return Err(err);
+                }
+            }
+            Some(KeepaliveAction::Fail(error)) => {
+                let error = self.conn.abort(error);
+                let _ = self.poll_write_output(cx);
+                return Err(Error::Protocol(error));
+            }
+            None => {}
+        }
+        let Some(deadline) = self.keepalive.as_ref().and_then(Keepalive::next_deadline) else {
+            return Ok(());
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = self
+            .keepalive_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            // Due already: come back at once to act on it.
+            cx.waker().wake_by_ref();
+        }
+        Ok(())
+    }
+
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut buf = ReadBuf::new(&mut self.read_buf);
         ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)).map_err(io_error)?;
         let filled = buf.filled().len();
+        if let Some(keepalive) = &mut self.keepalive {
+            keepalive.on_activity(Instant::now());
+        }
         if filled == 0 {
             self.transport_ended = true;
             self.conn.receive_eof();
