@@ -210,9 +210,11 @@ mod tests {
     #[test]
     fn idle_timeout_fails_a_silent_connection() {
         let start = Instant::now();
-        let mut config = KeepaliveConfig::default();
-        config.ping_interval = None;
-        config.idle_timeout = Some(5 * SECOND);
+        let config = KeepaliveConfig {
+            ping_interval: None,
+            idle_timeout: Some(5 * SECOND),
+            ..KeepaliveConfig::default()
+        };
         let mut keepalive = Keepalive::new(config, start);
         assert_eq!(keepalive.next_deadline(), Some(start + 5 * SECOND));
         assert_eq!(keepalive.poll(start + 4 * SECOND), None);
