@@ -5,6 +5,7 @@
 //!
 //! - [`blocking`]: client and server over any `std::io::Read + Write` stream, plus
 //!   [`blocking::connect`] for `ws://` URLs over TCP.
+//! - [`app`] (feature `tokio`): the long-lived, event-driven client with keepalive and reconnect.
 //! - [`tokio`] (feature `tokio`, on by default): the same over tokio, as a `Stream + Sink`.
 //! - [`transport`]: TCP connection set-up (DNS, connect timeouts).
 //! - [`ClientConfig`] and [`ServerConfig`]: every option, shared by all front-ends.
@@ -26,6 +27,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+pub mod app;
 pub mod blocking;
 mod config;
 mod error;
