@@ -4,15 +4,18 @@
 //!
 //! - Client: [`connect_async`] a `ws://` URL, or run the handshake over a stream you already have
 //!   with [`client_async`].
-//! - Server: [`accept_async`] or [`accept_async_with`] on an accepted stream.
+//! - Server: [`accept_async`] or [`accept_async_with`] on an accepted stream, or a whole
+//!   [`Server`] with per-connection [`ServerHandler`]s, a connection limit and graceful shutdown.
 //! - Either way you get a [`WebSocketStream`]: a `futures` `Stream` of messages and a `Sink` for
 //!   them, with inherent [`read`](WebSocketStream::read), [`send`](WebSocketStream::send) and
 //!   [`close`](WebSocketStream::close).
 
 mod client;
+mod serve;
 mod server;
 mod stream;
 
 pub use client::{client_async, connect_async, connect_async_with};
+pub use serve::{Listener, Peer, PeerHandle, Server, ServerHandler, ShutdownHandle};
 pub use server::{accept_async, accept_async_with};
 pub use stream::WebSocketStream;
