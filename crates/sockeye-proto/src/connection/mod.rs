@@ -56,6 +56,9 @@ pub trait Observer: Send {
     }
 }
 
+/// Queued output above which [`Connection::should_flush`] asks for a write at once: 256 KiB.
+pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+
 /// Which end of the connection this is. It decides masking and who closes the transport first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -152,6 +155,8 @@ pub struct Connection {
     config: Config,
     mask_keys: Box<dyn MaskKeySource>,
     observer: Option<Box<dyn Observer>>,
+    /// An automatic reply (pong, close echo, failure close) is waiting in the output.
+    auto_reply_queued: bool,
     input: BytesMut,
     output: BytesMut,
     frame: Option<IncomingFrame>,
@@ -199,6 +204,7 @@ impl Connection {
             eof: false,
             failure: None,
             observer: None,
+            auto_reply_queued: false,
         }
     }
 
@@ -286,6 +292,25 @@ impl Connection {
         self.input.len()
     }
 
+    /// True if the received bytes already hold another whole frame, so the next
+    /// [`next_message`](Self::next_message) makes progress without new input. Front-ends use it to
+    /// write the replies to a whole batch of frames at once.
+    pub fn has_buffered_frame(&self) -> bool {
+        if self.failure.is_some() || self.close_received.is_some() {
+            return false;
+        }
+        match &self.frame {
+            Some(frame) => self.input.len() as u64 >= frame.header.payload_len,
+            None => {
+                matches!(
+                    FrameHeader::parse(&self.input),
+                    Ok(Some((header, header_len)))
+                        if (self.input.len() - header_len) as u64 >= header.payload_len
+                ) || FrameHeader::parse(&self.input).is_err()
+            }
+        }
+    }
+
     /// The next message (or frame, or control frame) that the received bytes complete.
     ///
     /// `Ok(None)`: more bytes are needed, or the connection is closed. `Err`: the peer broke the
@@ -322,6 +347,7 @@ impl Connection {
             let frame = CloseFrame::new(code, error.close_reason());
             self.write_frame(true, 0, OpCode::Close, &frame.to_payload());
             self.close_sent = Some(Some(frame));
+            self.auto_reply_queued = true;
         }
         self.input.clear();
         self.frame = None;
@@ -452,6 +478,7 @@ impl Connection {
             OpCode::Ping => {
                 if self.config.auto_pong && self.close_sent.is_none() {
                     self.write_frame(true, 0, OpCode::Pong, &frame.payload);
+                    self.auto_reply_queued = true;
                 }
                 Ok(Some(if deliver_frames {
                     Message::Frame(frame)
@@ -477,6 +504,7 @@ impl Connection {
                         .unwrap_or_default();
                     self.write_frame(true, 0, OpCode::Close, &payload);
                     self.close_sent = Some(echo);
+                    self.auto_reply_queued = true;
                 }
                 self.close_received = Some(close.clone());
                 self.input.clear();
@@ -710,10 +738,24 @@ impl Connection {
     /// Marks the first `written` bytes of [`pending_output`](Self::pending_output) as sent.
     pub fn consume_output(&mut self, written: usize) {
         self.output.advance(written.min(self.output.len()));
+        if self.output.is_empty() {
+            self.auto_reply_queued = false;
+        }
     }
 
     /// Takes all pending output at once.
     pub fn take_output(&mut self) -> Bytes {
+        self.auto_reply_queued = false;
         self.output.split().freeze()
+    }
+
+    /// True when a front-end that just received a message should write the output now rather
+    /// than at the end of the batch: an automatic reply (pong, close echo, failure close) is
+    /// queued and no further whole frame is buffered, or the output reached
+    /// [`OUTPUT_HIGH_WATER`] bytes. Writing at the end of a batch lets one write carry the
+    /// replies to every frame of one read.
+    pub fn should_flush(&self) -> bool {
+        self.output.len() >= OUTPUT_HIGH_WATER
+            || (self.auto_reply_queued && !self.has_buffered_frame())
     }
 }

@@ -71,18 +71,31 @@ impl<S: Read + Write> WebSocket<S> {
     pub fn read(&mut self) -> Result<Message, Error> {
         loop {
             let next = self.conn.next_message();
-            let flushed = self.flush();
             match next {
-                Ok(Some(message)) => return Ok(message),
+                Ok(Some(message)) => {
+                    // Replies wait for the end of the batch so that one write carries them all;
+                    // the core says when that cannot wait (see `Connection::should_flush`).
+                    if self.conn.should_flush() {
+                        self.flush()?;
+                    }
+                    return Ok(message);
+                }
                 Ok(None) if self.conn.is_closed() => {
+                    // Best effort: the peer may be gone already.
+                    let _ = self.flush();
                     self.wait_for_transport_end();
                     return Err(Error::ConnectionClosed);
                 }
                 Ok(None) => {
-                    flushed?;
+                    // About to wait for input: everything queued goes out first.
+                    self.flush()?;
                     self.fill()?;
                 }
-                Err(err) => return Err(Error::Protocol(err)),
+                Err(err) => {
+                    // Best effort: the failure's close frame, then the error.
+                    let _ = self.flush();
+                    return Err(Error::Protocol(err));
+                }
             }
         }
     }

@@ -11,16 +11,13 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_sink::Sink;
 use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveAction, KeepaliveConfig};
+use sockeye_proto::connection::OUTPUT_HIGH_WATER;
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Stage};
 
 const READ_CHUNK: usize = 64 * 1024;
-
-/// Queued output above which [`Sink::poll_ready`] waits for the transport to drain, so a peer
-/// that stops reading cannot make memory grow without bound.
-const WRITE_HIGH_WATER: usize = 256 * 1024;
 
 /// One open WebSocket connection over an async stream `S`.
 ///
@@ -196,7 +193,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     fn poll_read_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
         loop {
             let next = self.conn.next_message();
-            let flushed = self.poll_write_output(cx);
             match next {
                 Ok(Some(message)) => {
                     if let (Message::Pong(payload), Some(keepalive)) =
@@ -204,16 +200,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     {
                         keepalive.on_pong(payload, Instant::now());
                     }
+                    // Replies wait for the end of the batch so that one write carries them all;
+                    // the core says when that cannot wait (see `Connection::should_flush`).
+                    if self.conn.should_flush() {
+                        if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
+                            return Poll::Ready(Err(err));
+                        }
+                    }
                     return Poll::Ready(Ok(message));
                 }
                 Ok(None) if self.conn.is_closed() => {
                     // The close echo must be on the wire before the end is reported.
-                    ready!(flushed)?;
+                    ready!(self.poll_write_output(cx))?;
                     ready!(self.poll_finish_transport(cx));
                     return Poll::Ready(Err(Error::ConnectionClosed));
                 }
                 Ok(None) => {
-                    if let Poll::Ready(Err(err)) = flushed {
+                    // About to wait for input: everything queued goes out first.
+                    if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
                         return Poll::Ready(Err(err));
                     }
                     self.poll_keepalive(cx)?;
@@ -221,7 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 }
                 Err(err) => {
                     // Best effort: the failure's close frame, then the error.
-                    let _ = flushed;
+                    let _ = self.poll_write_output(cx);
                     return Poll::Ready(Err(Error::Protocol(err)));
                 }
             }
@@ -329,7 +333,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
-        if this.conn.pending_output().len() >= WRITE_HIGH_WATER {
+        // A peer that stops reading cannot make the queue grow without bound.
+        if this.conn.pending_output().len() >= OUTPUT_HIGH_WATER {
             ready!(this.poll_write_output(cx))?;
         }
         Poll::Ready(Ok(()))
