@@ -193,8 +193,9 @@ impl Connection {
             role,
             config,
             mask_keys,
-            input: BytesMut::with_capacity(8 * 1024),
-            output: BytesMut::with_capacity(8 * 1024),
+            // Allocated on first use, so idle connections stay small.
+            input: BytesMut::new(),
+            output: BytesMut::new(),
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
@@ -282,6 +283,13 @@ impl Connection {
         self.input.extend_from_slice(data);
     }
 
+    /// The input buffer itself, for front-ends that read from the transport straight into it
+    /// (saving the copy [`receive_data`](Self::receive_data) makes). Only append to it; bytes
+    /// appended after the peer's close or a failure are discarded.
+    pub fn input_buffer(&mut self) -> &mut BytesMut {
+        &mut self.input
+    }
+
     /// Tells the connection that the transport reached end of stream.
     pub fn receive_eof(&mut self) {
         self.eof = true;
@@ -319,9 +327,12 @@ impl Connection {
     pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
         loop {
             if let Some(failure) = &self.failure {
-                return Err(failure.clone());
+                let failure = failure.clone();
+                self.input.clear();
+                return Err(failure);
             }
             if self.close_received.is_some() {
+                self.input.clear();
                 return Ok(None);
             }
             let step = self

@@ -17,7 +17,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Stage};
 
-const READ_CHUNK: usize = 64 * 1024;
+/// Smallest free space offered to a read. An idle connection holds about this much.
+const MIN_READ: usize = 4 * 1024;
+/// Largest read: a read that fills its space doubles the next one, up to this.
+const MAX_READ: usize = 64 * 1024;
 
 /// One open WebSocket connection over an async stream `S`.
 ///
@@ -31,7 +34,8 @@ const READ_CHUNK: usize = 64 * 1024;
 pub struct WebSocketStream<S> {
     stream: S,
     conn: Connection,
-    read_buf: Box<[u8]>,
+    /// How much free space the next read offers: grows while reads fill it.
+    read_size: usize,
     transport_ended: bool,
     transport_shut_down: bool,
     keepalive: Option<Keepalive>,
@@ -58,7 +62,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Self {
             stream,
             conn,
-            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            read_size: MIN_READ,
             transport_ended: false,
             transport_shut_down: false,
             keepalive: None,
@@ -274,18 +278,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Ok(())
     }
 
+    /// Reads straight into the core's input buffer: no intermediate copy, and no per-connection
+    /// read buffer beyond the small free space an idle connection keeps.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut buf = ReadBuf::new(&mut self.read_buf);
-        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)).map_err(io_error)?;
-        let filled = buf.filled().len();
+        let input = self.conn.input_buffer();
+        if input.capacity() - input.len() < self.read_size / 2 {
+            input.reserve(self.read_size);
+        }
+        let offered = input.capacity() - input.len();
+        let filled = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.stream),
+            cx,
+            input
+        ))
+        .map_err(io_error)?;
         if let Some(keepalive) = &mut self.keepalive {
             keepalive.on_activity(Instant::now());
         }
         if filled == 0 {
             self.transport_ended = true;
             self.conn.receive_eof();
-        } else {
-            self.conn.receive_data(&self.read_buf[..filled]);
+        } else if filled == offered {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
         }
         Poll::Ready(Ok(()))
     }
@@ -302,8 +316,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             return Poll::Ready(());
         }
         if self.conn.role() == Role::Client {
+            let mut discard = [0u8; 512];
             while !self.transport_ended {
-                let mut buf = ReadBuf::new(&mut self.read_buf);
+                let mut buf = ReadBuf::new(&mut discard);
                 match ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)) {
                     Ok(()) if buf.filled().is_empty() => self.transport_ended = true,
                     Ok(()) => {}
