@@ -153,12 +153,26 @@ pub fn parse_request(
     }
     let method = parsed.method.unwrap_or("").to_string();
     let target = parsed.path.unwrap_or("/").to_string();
-    let version = parsed.version.unwrap_or(0);
+    let http_minor = parsed.version.unwrap_or(0);
     let headers = Headers::from_httparse(parsed.headers);
+    let mut request = validate_request(method, target, http_minor, headers)?;
+    request.head = buf.split_to(head_len).freeze();
+    Ok(Some(request))
+}
+
+/// Checks a request parsed elsewhere (by an HTTP server such as hyper) against RFC 6455
+/// section 4.2.1: GET, HTTP/1.1 or later (`http_minor` ≥ 1), Host, Upgrade and Connection
+/// tokens, version 13, and a key that is the base64 of 16 bytes. `head` is left empty.
+pub fn validate_request(
+    method: String,
+    target: String,
+    http_minor: u8,
+    headers: Headers,
+) -> Result<Request, HandshakeError> {
     if method != "GET" {
         return Err(HandshakeError::MethodNotGet(method));
     }
-    if version < 1 {
+    if http_minor < 1 {
         return Err(HandshakeError::HttpVersionTooOld);
     }
     if headers.get("Host").is_none_or(|h| h.trim().is_empty()) {
@@ -189,16 +203,16 @@ pub fn parse_request(
             })
         }
     }
-    let head = buf.split_to(head_len).freeze();
-    Ok(Some(Request {
+    Ok(Request {
         method,
         target,
         headers,
-        head,
-    }))
+        head: Bytes::new(),
+    })
 }
 
-fn reason_phrase(status: u16) -> &'static str {
+/// The standard reason phrase for `status` (empty when unknown).
+pub fn status_reason(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
@@ -223,13 +237,20 @@ fn reason_phrase(status: u16) -> &'static str {
 pub fn accept_response(request: &Request, accept: &Accept) -> Result<Vec<u8>, HandshakeError> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-    write_header(&mut out, "Upgrade", "websocket");
-    write_header(&mut out, "Connection", "Upgrade");
-    write_header(
-        &mut out,
-        "Sec-WebSocket-Accept",
-        &accept_key(request.key().trim()),
-    );
+    for (name, value) in &accept_headers(request, accept)? {
+        write_header(&mut out, name, value);
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(out)
+}
+
+/// The headers of the `101 Switching Protocols` response accepting `request`, checked, for an
+/// HTTP server that writes the status line itself.
+pub fn accept_headers(request: &Request, accept: &Accept) -> Result<Headers, HandshakeError> {
+    let mut headers = Headers::new();
+    headers.push("Upgrade", "websocket");
+    headers.push("Connection", "Upgrade");
+    headers.push("Sec-WebSocket-Accept", accept_key(request.key().trim()));
     if let Some(protocol) = &accept.subprotocol {
         let offered = request.subprotocols();
         if !offered.contains(&protocol.as_str()) {
@@ -238,18 +259,17 @@ pub fn accept_response(request: &Request, accept: &Accept) -> Result<Vec<u8>, Ha
                 offered: offered.into_iter().map(str::to_string).collect(),
             });
         }
-        write_header(&mut out, "Sec-WebSocket-Protocol", protocol);
+        headers.push("Sec-WebSocket-Protocol", protocol.as_str());
     }
     if let Some(extensions) = &accept.extensions {
         check_header("Sec-WebSocket-Extensions", extensions)?;
-        write_header(&mut out, "Sec-WebSocket-Extensions", extensions);
+        headers.push("Sec-WebSocket-Extensions", extensions.as_str());
     }
     for (name, value) in &accept.headers {
         check_header(name, value)?;
-        write_header(&mut out, name, value);
+        headers.push(name.as_str(), value.as_str());
     }
-    out.extend_from_slice(b"\r\n");
-    Ok(out)
+    Ok(headers)
 }
 
 /// An HTTP response refusing the handshake, with `Content-Length` and `Connection: close`.
@@ -259,7 +279,7 @@ pub fn reject_response(reject: &Reject) -> Result<Vec<u8>, HandshakeError> {
         format!(
             "HTTP/1.1 {} {}\r\n",
             reject.status,
-            reason_phrase(reject.status)
+            status_reason(reject.status)
         )
         .as_bytes(),
     );
@@ -274,9 +294,9 @@ pub fn reject_response(reject: &Reject) -> Result<Vec<u8>, HandshakeError> {
     Ok(out)
 }
 
-/// The response for a request that failed validation: 400, 405, 426 (with
+/// The refusal for a request that failed validation: 400, 405, 426 (with
 /// `Sec-WebSocket-Version: 13` and `Upgrade: websocket`), 431 or 505, with the reason as body.
-pub fn error_response(error: &HandshakeError) -> Vec<u8> {
+pub fn error_reject(error: &HandshakeError) -> Reject {
     let status = error.http_status().unwrap_or(400);
     let mut reject = Reject::new(status, format!("{error}\n"));
     reject = reject.header("Content-Type", "text/plain; charset=utf-8");
@@ -291,8 +311,13 @@ pub fn error_response(error: &HandshakeError) -> Vec<u8> {
         HandshakeError::MethodNotGet(_) => reject = reject.header("Allow", "GET"),
         _ => {}
     }
-    // The headers above are constants, so building the response cannot fail.
-    reject_response(&reject).unwrap_or_default()
+    reject
+}
+
+/// The bytes of [`error_reject`]'s response, ready to write.
+pub fn error_response(error: &HandshakeError) -> Vec<u8> {
+    // The headers error_reject adds are constants, so building the response cannot fail.
+    reject_response(&error_reject(error)).unwrap_or_default()
 }
 
 #[cfg(test)]

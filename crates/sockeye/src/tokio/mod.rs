@@ -11,6 +11,8 @@
 //!   [`close`](WebSocketStream::close).
 
 mod client;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod serve;
 mod server;
 mod stream;
