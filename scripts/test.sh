@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone on a fresh machine:
-#   1. installs what the tests need (Python peers in .venv, Autobahn|Testsuite in .autobahn),
+#   1. installs what the tests need (Debian packages such as nginx, Python peers in .venv,
+#      Autobahn|Testsuite in .autobahn),
 #   2. checks formatting and lints,
 #   3. runs every Rust test — unit, property, in-memory pair, interop with real Python peers —
 #      inside a private network namespace (loopback only) when it can make one,
@@ -11,12 +12,62 @@ cd "$(dirname "$0")/.."
 ROOT_DIR="$(pwd)"
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Python peers (websockets, websocket-client) in .venv"
+# ---- system packages --------------------------------------------------------------------------
+# Debian packages of the real components the tests start. Each entry is "COMMAND-or-/FILE:PACKAGE":
+# the package is installed (non-interactively, as root) only when the command or file is missing.
+step "system packages (Debian)"
+SYSTEM_PACKAGES=(
+    "nginx:nginx"                                            # TLS-terminating reverse proxy
+    "/etc/ssl/certs/ca-certificates.crt:ca-certificates"     # the system trust store (TLS tests)
+    # Proxy tests (crates/sockeye/tests/proxies.rs, crates/sockeye-cli/tests/proxies.rs):
+    "tinyproxy:tinyproxy"                                    # HTTP CONNECT, Basic auth
+    "squid:squid"                                            # HTTP CONNECT, https_port, ncsa auth
+    "danted:dante-server"                                    # SOCKS4, SOCKS5 (+ system accounts)
+    "microsocks:microsocks"                                  # SOCKS5 with username/password
+    "sshd:openssh-server"                                    # ssh -D: the SOCKS4a server
+    "ssh:openssh-client"
+    "openssl:openssl"                                        # squid's password file
+)
+missing_packages=()
+for entry in "${SYSTEM_PACKAGES[@]}"; do
+    what="${entry%%:*}"
+    package="${entry#*:}"
+    if [[ "$what" == /* ]]; then
+        [ -e "$what" ] || missing_packages+=("$package")
+    elif ! command -v "$what" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$what" ]; then
+        missing_packages+=("$package")
+    fi
+done
+if [ "${#missing_packages[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "error: missing Debian packages: ${missing_packages[*]} (run as root, or install them)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing_packages[@]}"
+fi
+# ---- end of system packages -------------------------------------------------------------------
+
+# ---- proxy tests: the throwaway account dante's SOCKS5 username method checks ----------------
+# danted's `socksmethod: username` checks real system accounts; this one has no home and no
+# login shell, and exists only for crates/sockeye/tests/proxies.rs (proxy_servers::SYSTEM_USER).
+if ! id sockeye-proxy >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "error: the proxy tests need the system account sockeye-proxy (run as root)" >&2
+        exit 1
+    fi
+    useradd --system --no-create-home --shell /usr/sbin/nologin sockeye-proxy
+    echo 'sockeye-proxy:sockeye-proxy-pw' | chpasswd
+fi
+# ---- end of proxy tests' account ---------------------------------------------------------------
+
+step "Python peers (websockets, websocket-client, python-socks) in .venv"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check \
-    "websockets==17.*" "websocket-client==1.9.*"
+    "websockets==17.*" "websocket-client==1.9.*" "python-socks==3.*"
 export SOCKEYE_PYTHON="$ROOT_DIR/.venv/bin/python"
 
 step "Autobahn|Testsuite in .autobahn"

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use sockeye::proto::handshake::accept_key;
-use sockeye::{blocking, ClientConfig, CloseCode, Message};
+use sockeye::{blocking, ClientConfig, CloseCode, Message, ServerConfig};
 
 use crate::print;
 use crate::serve::echo;
@@ -19,7 +19,9 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
     let (server_saw, server_result) = mpsc::channel();
     thread::spawn(move || {
         let outcome = match listener.accept() {
-            Ok((stream, _)) => echo(stream, &|_| {}).map_err(|err| err.to_string()),
+            Ok((stream, _)) => {
+                echo(stream, &ServerConfig::default()).map_err(|err| err.to_string())
+            }
             Err(err) => Err(format!("accept failed: {err}")),
         };
         let _ = server_saw.send(outcome);

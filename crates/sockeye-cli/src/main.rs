@@ -2,11 +2,15 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
+mod commands;
 mod connect;
 mod demo;
 mod flags;
+mod histogram;
 mod print;
 mod serve;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -18,6 +22,7 @@ fn main() -> ExitCode {
         flags::Command::Demo => demo::run(),
         flags::Command::Connect(args) => connect::run(&args),
         flags::Command::Serve(args) => serve::run(&args),
+        flags::Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! How the CLI shows messages, frames and handshakes to a person.
 
-use sockeye::{CloseFrame, Message};
+use sockeye::{CloseFrame, Frame, Message, OpCode};
 
 /// Escapes control characters so peer text cannot drive the terminal.
 pub(crate) fn escape_text(text: &str) -> String {
@@ -58,6 +58,42 @@ pub(crate) fn message(message: &Message) -> String {
     }
 }
 
+/// One frame for `--frames`: `frame 0x1 text fin=1 rsv=000 len=5 "hello"`. The payload is
+/// previewed as a close code and reason for a close, as hex (32 bytes) for binary frames and
+/// whatever is not UTF-8, else as text (64 characters).
+pub(crate) fn frame(frame: &Frame) -> String {
+    let payload = &frame.payload;
+    let mut line = format!(
+        "frame 0x{:X} {} fin={} rsv={:03b} len={}",
+        frame.opcode().bits(),
+        frame.opcode().name(),
+        u8::from(frame.is_final()),
+        frame.header.rsv,
+        payload.len()
+    );
+    if payload.is_empty() {
+        return line;
+    }
+    let close = (frame.opcode() == OpCode::Close)
+        .then(|| CloseFrame::parse(payload).ok())
+        .flatten();
+    let text = std::str::from_utf8(payload).ok();
+    let preview = match (close, text.filter(|_| frame.opcode() != OpCode::Binary)) {
+        (Some(parsed), _) => self::close(parsed.as_ref()),
+        (None, Some(text)) => {
+            let mut shown: String = text.chars().take(64).collect();
+            if shown.len() < text.len() {
+                shown.push('…');
+            }
+            format!("\"{}\"", escape_text(&shown))
+        }
+        (None, None) => hex(payload, 32),
+    };
+    line.push(' ');
+    line.push_str(&preview);
+    line
+}
+
 /// An HTTP head, each line prefixed (`> ` for sent, `< ` for received), control bytes escaped.
 pub(crate) fn head(prefix: &str, bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
@@ -78,6 +114,24 @@ pub(crate) fn error(err: &anyhow::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_show_header_bits_and_a_preview() {
+        let text = Frame::new(OpCode::Text, &b"hi\n"[..]).with_fin(false);
+        assert_eq!(frame(&text), "frame 0x1 text fin=0 rsv=000 len=3 \"hi\\n\"");
+        let binary = Frame::new(OpCode::Reserved(0xB), vec![0xff; 40]).with_rsv(0b101);
+        assert!(frame(&binary).starts_with("frame 0xB reserved fin=1 rsv=101 len=40 ff ff"));
+        assert!(frame(&binary).ends_with('…'));
+        let close = Frame::new(OpCode::Close, &b"\x0f\xa0bye"[..]);
+        assert_eq!(
+            frame(&close),
+            "frame 0x8 close fin=1 rsv=000 len=5 4000 (private use) \"bye\""
+        );
+        assert_eq!(
+            frame(&Frame::new(OpCode::Ping, &b""[..])),
+            "frame 0x9 ping fin=1 rsv=000 len=0"
+        );
+    }
 
     #[test]
     fn control_characters_are_escaped() {

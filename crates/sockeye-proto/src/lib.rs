@@ -8,6 +8,7 @@
 //! - [`Connection`]: one connection after the handshake; its docs state the drive contract.
 //! - [`frame`]: the frame codec and masking, for frame-level tools.
 //! - [`ProtocolError`]: what the peer did wrong, each mapped to its close code in one place.
+//! - [`proxy`]: HTTP `CONNECT` and SOCKS4/4a/5 handshakes, to open a tunnel through a proxy.
 //!
 //! Randomness (masking keys, handshake keys) comes from sources the caller can replace,
 //! defaulting to the operating system's CSPRNG ([`random`]).
@@ -21,6 +22,7 @@ pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod message;
+pub mod proxy;
 pub mod random;
 
 pub use connection::close::{CloseCode, CloseFrame};

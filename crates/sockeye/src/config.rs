@@ -3,15 +3,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sockeye_proto::handshake::{ClientRequest, DEFAULT_MAX_HEADER_BYTES};
+use sockeye_proto::handshake::{ClientHandshake, ClientRequest, DEFAULT_MAX_HEADER_BYTES};
 use url::Url;
 
 use crate::error::Error;
+use crate::mask_keys::MaskKeys;
+use crate::transport::proxy::{NoProxy, ProxyConfig};
+use crate::transport::tls::TlsOptions;
 
 /// Where a WebSocket URL points: parsed and checked once, used by every front-end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
-    /// The URL as parsed.
+    /// The URL as parsed. [`ClientConfig::new`] moves `user:password@` out of it, into
+    /// [`ClientConfig::authorization`].
     pub url: Url,
     /// `wss://`.
     pub secure: bool,
@@ -23,10 +27,23 @@ pub struct Target {
     pub resource: String,
     /// The `Host` header value: the host, with the port when it is not the default.
     pub host_header: String,
+    /// For `ws+unix://` URLs: the Unix domain socket to connect to (see [`Target::parse`]).
+    pub unix_socket: Option<PathBuf>,
 }
 
 impl Target {
-    /// Parses and checks a `ws://` or `wss://` URL.
+    /// Parses and checks a `ws://`, `wss://` or `ws+unix://` URL.
+    ///
+    /// `ws+unix://` URLs name a Unix domain socket, with the convention of Node's `ws`: the
+    /// socket path, then optionally `:` and the request target.
+    ///
+    /// - `ws+unix:///run/app.sock` connects to `/run/app.sock` and asks for `/`;
+    /// - `ws+unix:///run/app.sock:/chat?room=1` asks for `/chat?room=1`;
+    /// - `ws+unix://api.local/run/app.sock:/chat` also sends `Host: api.local` (default
+    ///   `Host: localhost`, as curl sends with `--unix-socket`).
+    ///
+    /// Percent-escapes in the socket path are decoded (`%20` for a space, `%3A` for a colon).
+    /// The explicit option [`ClientConfig::unix_socket`] does the same with any `ws://` URL.
     pub fn parse(input: &str) -> Result<Self, Error> {
         let invalid = |why: String, hint: Option<&'static str>| Error::InvalidUrl {
             url: input.to_string(),
@@ -40,6 +57,7 @@ impl Target {
         let secure = match url.scheme() {
             "ws" => false,
             "wss" => true,
+            "ws+unix" => return Self::parse_unix(input, url),
             "http" => {
                 return Err(invalid(
                     "http:// is not a WebSocket scheme".into(),
@@ -55,7 +73,7 @@ impl Target {
             other => {
                 return Err(invalid(
                     format!("unsupported scheme {other:?}"),
-                    Some("ws:// or wss://"),
+                    Some("ws://, wss:// or ws+unix://"),
                 ))
             }
         };
@@ -97,8 +115,88 @@ impl Target {
             resource,
             host_header,
             url,
+            unix_socket: None,
         })
     }
+
+    /// `ws+unix://[host]/socket/path[:/request/target]`, see [`Target::parse`].
+    fn parse_unix(input: &str, url: Url) -> Result<Self, Error> {
+        let invalid = |why: &str, hint: Option<&'static str>| Error::InvalidUrl {
+            url: input.to_string(),
+            why: why.to_string(),
+            hint,
+        };
+        if url.fragment().is_some() {
+            return Err(invalid(
+                "WebSocket URLs must not have a #fragment (RFC 6455 section 3)",
+                Some("removing the part after #"),
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() || url.port().is_some() {
+            return Err(invalid(
+                "a ws+unix:// URL has no user, password or port",
+                Some("ws+unix:///path/to/socket:/path?query"),
+            ));
+        }
+        let (socket, path) = match url.path().split_once(':') {
+            Some((socket, path)) => (socket, path),
+            None => (url.path(), "/"),
+        };
+        let socket = percent_decode(socket);
+        if !socket.starts_with('/') || socket.len() < 2 {
+            return Err(invalid(
+                "a ws+unix:// URL needs the absolute path of the socket",
+                Some("ws+unix:///path/to/socket:/path?query"),
+            ));
+        }
+        if !path.starts_with('/') {
+            return Err(invalid(
+                "the request target after the socket path must start with '/'",
+                Some("ws+unix:///path/to/socket:/path?query"),
+            ));
+        }
+        let mut resource = path.to_string();
+        if let Some(query) = url.query() {
+            resource.push('?');
+            resource.push_str(query);
+        }
+        let host = url.host_str().unwrap_or("localhost").to_string();
+        Ok(Self {
+            secure: false,
+            port: 80,
+            resource,
+            host_header: host.clone(),
+            host,
+            unix_socket: Some(PathBuf::from(socket)),
+            url,
+        })
+    }
+}
+
+/// Decodes `%XX` escapes (invalid escapes are kept as they are).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| {
+            bytes
+                .get(at)
+                .and_then(|&b| char::from(b).to_digit(16))
+                .map(|d| d as u8)
+        };
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high << 4) | low);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Everything a client connection can be told. Build with [`ClientConfig::new`] and the setters.
@@ -113,42 +211,112 @@ pub struct ClientConfig {
     pub subprotocols: Vec<String>,
     /// Extension offers, each a full `Sec-WebSocket-Extensions` element.
     pub extensions: Vec<String>,
-    /// Extra request headers, in order; repeats are kept.
+    /// Extra request headers, in order; repeats are kept. A `Host`, `Origin`, `User-Agent`,
+    /// `Cookie` or `Authorization` header given here replaces the one the other options would
+    /// send (as curl's `-H` does).
     pub headers: Vec<(String, String)>,
+    /// Replaces the `Host` header, which otherwise comes from the URL (the host, with `:port`
+    /// when the port is not the default). The connection still goes to the URL's host.
+    /// Default: none.
+    pub host_header: Option<String>,
+    /// The `Cookie` header, sent as given (`name=value; other=value`). Default: none.
+    pub cookie: Option<String>,
+    /// The `Authorization` header. Default: `Basic` credentials when the URL has
+    /// `user:password@` (they are removed from the URL, so neither `Host`, the request target
+    /// nor error messages show them), else none. See [`basic_auth`](Self::basic_auth) and
+    /// [`bearer_token`](Self::bearer_token).
+    pub authorization: Option<String>,
+    /// The `User-Agent` header. Default: [`DEFAULT_USER_AGENT`], `sockeye/<version>`; `None`
+    /// sends none.
+    pub user_agent: Option<String>,
     /// Limit for establishing TCP. Default: 10 s.
     pub connect_timeout: Option<Duration>,
     /// Limit for the opening handshake, from the request sent to the response received.
     /// Default: 10 s.
     pub handshake_timeout: Option<Duration>,
-    /// Limit for each read once the connection is open (blocking front-end). Default: none.
+    /// Limit for each read once the connection is open (blocking front-end): a read that waits
+    /// longer fails with [`Error::Timeout`] at [`Stage::Open`](crate::Stage::Open), and the
+    /// connection stays usable. Default: none. The tokio front-end has no per-operation limits:
+    /// wrap the call in `tokio::time::timeout`, which is cancel-safe for reads.
     pub read_timeout: Option<Duration>,
-    /// Limit for each write once the connection is open (blocking front-end). Default: none.
+    /// Limit for each write once the connection is open (blocking front-end), reported like
+    /// [`read_timeout`](Self::read_timeout); what was not written stays queued. Default: none.
     pub write_timeout: Option<Duration>,
     /// Connect to this Unix domain socket instead of the URL's host and port; the URL still
-    /// gives the `Host` header and the path. Default: none.
+    /// gives the `Host` header and the path. Default: the socket of a `ws+unix://` URL, else
+    /// none.
     pub unix_socket: Option<PathBuf>,
+    /// Which proxy to go through (see [`crate::transport::proxy`]). Default:
+    /// [`ProxyConfig::Environment`], as curl: `http_proxy` for `ws://`, `https_proxy` for
+    /// `wss://`, `all_proxy` for both, in lower or upper case, except hosts in `no_proxy`.
+    /// [`ProxyConfig::Direct`] ignores the environment.
+    pub proxy: ProxyConfig,
+    /// Hosts that never go through a proxy. Default: none, which means the `no_proxy`
+    /// environment variable for environment proxies (or, when that is unset, loopback hosts),
+    /// and no exclusions for [`ProxyConfig::Url`]. When set, it replaces the environment's list.
+    pub no_proxy: Option<NoProxy>,
+    /// Follow `301`, `302`, `303`, `307` and `308` answers to the opening handshake: the
+    /// `Location` (absolute or relative; `http://` becomes `ws://`, `https://` becomes `wss://`)
+    /// is tried next. Never from `wss://` to `ws://`. A redirect to another host, port or
+    /// scheme drops the `Host` override, the TLS server name override, `Cookie` and
+    /// `Authorization` (as curl does). A
+    /// connection through a Unix socket stays on that socket. Default: off, and the error
+    /// names the `Location`.
+    pub follow_redirects: bool,
+    /// The most redirects followed in one connection attempt. Default: 5.
+    pub max_redirects: usize,
+    /// Where the masking keys of the frames the client sends come from. Default:
+    /// [`MaskKeys::Random`], the operating system's CSPRNG.
+    pub mask_keys: MaskKeys,
     /// Largest response head accepted. Default 16 KiB.
     pub max_header_bytes: usize,
     /// Limits and switches of the connection once open.
     pub protocol: sockeye_proto::Config,
+    /// Show secrets (`Authorization`, `Cookie`, URL credentials, `?token=`…) in this
+    /// connection's trace instead of `[redacted]` (see [`crate::redact`]). Default: off.
+    pub show_secrets: bool,
+    /// How many bytes of each payload the trace shows. Default:
+    /// [`DEFAULT_PREVIEW_BYTES`](crate::trace::DEFAULT_PREVIEW_BYTES) (64).
+    pub trace_preview_bytes: usize,
+    /// TLS for `wss://`: whom to trust, the client certificate, the verification switches, SNI.
+    /// Default: verification against the operating system's trust store (see [`TlsOptions`]).
+    pub tls: TlsOptions,
+    /// Limit for the TLS handshake of a `wss://` connection. Default: 10 s.
+    pub tls_timeout: Option<Duration>,
 }
 
 impl ClientConfig {
     /// Options for `url` with every default.
     pub fn new(url: &str) -> Result<Self, Error> {
+        let mut target = Target::parse(url)?;
+        let authorization = target.take_basic_auth();
+        let unix_socket = target.unix_socket.clone();
         Ok(Self {
-            target: Target::parse(url)?,
+            target,
             origin: None,
             subprotocols: Vec::new(),
             extensions: Vec::new(),
             headers: Vec::new(),
+            host_header: None,
+            cookie: None,
+            authorization,
+            user_agent: Some(DEFAULT_USER_AGENT.to_string()),
             connect_timeout: Some(Duration::from_secs(10)),
             handshake_timeout: Some(Duration::from_secs(10)),
             read_timeout: None,
             write_timeout: None,
-            unix_socket: None,
+            unix_socket,
+            proxy: ProxyConfig::Environment,
+            no_proxy: None,
+            follow_redirects: false,
+            max_redirects: 5,
+            mask_keys: MaskKeys::Random,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             protocol: sockeye_proto::Config::default(),
+            show_secrets: false,
+            trace_preview_bytes: crate::trace::DEFAULT_PREVIEW_BYTES,
+            tls: TlsOptions::default(),
+            tls_timeout: Some(Duration::from_secs(10)),
         })
     }
 
@@ -170,6 +338,60 @@ impl ClientConfig {
         self
     }
 
+    /// Adds request headers from a list or a map (`Vec<(&str, String)>`, `[(k, v); N]`,
+    /// `BTreeMap`, `HashMap`…), in the iterator's order, after those already set.
+    pub fn headers_from<N, V>(mut self, headers: impl IntoIterator<Item = (N, V)>) -> Self
+    where
+        N: Into<String>,
+        V: Into<String>,
+    {
+        self.headers.extend(
+            headers
+                .into_iter()
+                .map(|(name, value)| (name.into(), value.into())),
+        );
+        self
+    }
+
+    /// Sends this `Host` header instead of the one the URL gives (the connection still goes to
+    /// the URL's host).
+    pub fn host_header(mut self, host: impl Into<String>) -> Self {
+        self.host_header = Some(host.into());
+        self
+    }
+
+    /// Sets the `Cookie` header (`name=value; other=value`).
+    pub fn cookie(mut self, cookie: impl Into<String>) -> Self {
+        self.cookie = Some(cookie.into());
+        self
+    }
+
+    /// Sends `Authorization: Basic base64(user:password)`, as `user:password@` in the URL does.
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.authorization = Some(basic_authorization(user, password));
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` (OAuth 2.0 and most token APIs).
+    pub fn bearer_token(mut self, token: &str) -> Self {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// Sets the `User-Agent` header; an empty string sends none (as curl's `-A ""`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        let user_agent = user_agent.into();
+        self.user_agent = (!user_agent.is_empty()).then_some(user_agent);
+        self
+    }
+
+    /// Offers an extension (repeatable): a full `Sec-WebSocket-Extensions` element such as
+    /// `permessage-deflate; client_max_window_bits`.
+    pub fn extension(mut self, offer: impl Into<String>) -> Self {
+        self.extensions.push(offer.into());
+        self
+    }
+
     /// Sets the TCP connect timeout (`None`: wait as long as the OS does).
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.connect_timeout = timeout;
@@ -188,10 +410,68 @@ impl ClientConfig {
         self
     }
 
+    /// Chooses the proxy: [`ProxyConfig::url`]`("socks5h://user:pass@host:1080")?`,
+    /// [`ProxyConfig::Direct`], or [`ProxyConfig::Environment`] (the default).
+    pub fn proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Sets the hosts that never go through a proxy, replacing the `no_proxy` environment
+    /// variable: [`NoProxy::parse`]`("localhost, .internal.example, 10.0.0.0/8")`.
+    pub fn no_proxy(mut self, hosts: NoProxy) -> Self {
+        self.no_proxy = Some(hosts);
+        self
+    }
+
     /// Sets the per-read and per-write limits once the connection is open.
     pub fn io_timeouts(mut self, read: Option<Duration>, write: Option<Duration>) -> Self {
         self.read_timeout = read;
         self.write_timeout = write;
+        self
+    }
+
+    /// Sets the per-read limit once the connection is open (blocking front-end).
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Sets the per-write limit once the connection is open (blocking front-end).
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Follows redirects (or not), at most [`max_redirects`](Self::max_redirects) of them.
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
+        self
+    }
+
+    /// Sets how many redirects are followed at most.
+    pub fn max_redirects(mut self, limit: usize) -> Self {
+        self.max_redirects = limit;
+        self
+    }
+
+    /// Sets where masking keys come from: `MaskKeys::ZERO` makes captures readable.
+    pub fn mask_keys(mut self, keys: MaskKeys) -> Self {
+        self.mask_keys = keys;
+        self
+    }
+
+    /// Validates received text as UTF-8 (default), or delivers invalid text with U+FFFD
+    /// replacement characters instead of failing with 1007.
+    pub fn validate_utf8(mut self, validate: bool) -> Self {
+        self.protocol.validate_utf8 = validate;
+        self
+    }
+
+    /// Delivers whole messages (default), or every frame as it arrives as
+    /// [`Message::Frame`](crate::Message::Frame), control frames and continuations included.
+    pub fn assemble_messages(mut self, assemble: bool) -> Self {
+        self.protocol.assemble_messages = assemble;
         self
     }
 
@@ -201,15 +481,108 @@ impl ClientConfig {
         self
     }
 
+    /// Shows secrets in this connection's trace (or hides them, the default).
+    pub fn show_secrets(mut self, show: bool) -> Self {
+        self.show_secrets = show;
+        self
+    }
+
+    /// Sets how many bytes of each payload the trace shows.
+    pub fn trace_preview_bytes(mut self, bytes: usize) -> Self {
+        self.trace_preview_bytes = bytes;
+        self
+    }
+
     /// The handshake request these options describe.
     pub fn request(&self) -> ClientRequest {
-        let mut request = ClientRequest::new(&self.target.host_header, &self.target.resource);
-        request.origin = self.origin.clone();
+        let given = |name: &str| {
+            self.headers
+                .iter()
+                .find(|(given, _)| given.eq_ignore_ascii_case(name))
+        };
+        let host = match (given("Host"), &self.host_header) {
+            (Some((_, host)), _) | (None, Some(host)) => host,
+            (None, None) => &self.target.host_header,
+        };
+        let mut request = ClientRequest::new(host, &self.target.resource);
+        request.origin = self.origin.clone().filter(|_| given("Origin").is_none());
         request.subprotocols = self.subprotocols.clone();
         request.extensions = self.extensions.clone();
-        request.headers = self.headers.clone();
+        let generated = [
+            ("User-Agent", &self.user_agent),
+            ("Authorization", &self.authorization),
+            ("Cookie", &self.cookie),
+        ];
+        request.headers = generated
+            .into_iter()
+            .filter(|(name, _)| given(name).is_none())
+            .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
+            .chain(
+                self.headers
+                    .iter()
+                    .filter(|(name, _)| !name.eq_ignore_ascii_case("Host"))
+                    .cloned(),
+            )
+            .collect();
         request.max_header_bytes = self.max_header_bytes;
         request
+    }
+
+    /// Checks the request these options describe, without sending anything: a header name that
+    /// is not an HTTP token, or CR, LF or NUL in any value (`Host` override, `Origin`, `Cookie`,
+    /// `User-Agent`, extra headers…) is refused with [`HandshakeError::InvalidHeader`]
+    /// (`sockeye_proto::HandshakeError`). `connect_with` and `connect_async_with` call it
+    /// before they open a connection.
+    ///
+    /// [`HandshakeError::InvalidHeader`]: sockeye_proto::HandshakeError::InvalidHeader
+    pub fn check_request(&self) -> Result<(), Error> {
+        // A fixed nonce: only the encoding and its checks matter here.
+        ClientHandshake::with_nonce(self.request(), [0; 16])?;
+        Ok(())
+    }
+}
+
+/// The default `User-Agent`: `sockeye/` and the version of this crate.
+pub const DEFAULT_USER_AGENT: &str = concat!("sockeye/", env!("CARGO_PKG_VERSION"));
+
+/// `Basic base64(user:password)` (RFC 7617).
+fn basic_authorization(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let credentials = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    )
+}
+
+impl Target {
+    /// Removes `user:password@` from [`url`](Self::url) and returns it as the value of an
+    /// `Authorization: Basic` header (percent-escapes decoded), if the URL had one.
+    pub(crate) fn take_basic_auth(&mut self) -> Option<String> {
+        let user = percent_decode(self.url.username());
+        let password = percent_decode(self.url.password().unwrap_or(""));
+        if user.is_empty() && password.is_empty() {
+            return None;
+        }
+        // Both only fail for URLs that cannot have credentials, and those had none to remove.
+        let _ = self.url.set_username("");
+        let _ = self.url.set_password(None);
+        Some(basic_authorization(&user, &password))
+    }
+}
+
+/// TLS settings (see [`crate::transport::tls`]).
+impl ClientConfig {
+    /// Replaces the TLS options of `wss://` connections.
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Sets the TLS handshake timeout (`None`: no limit).
+    pub fn tls_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.tls_timeout = timeout;
+        self
     }
 }
 
@@ -223,6 +596,12 @@ pub struct ServerConfig {
     pub handshake_timeout: Option<Duration>,
     /// Limits and switches of the connection once open.
     pub protocol: sockeye_proto::Config,
+    /// Show secrets (`Authorization`, `Cookie`, `?token=`…) in the trace of the connections
+    /// instead of `[redacted]`. Default: off.
+    pub show_secrets: bool,
+    /// How many bytes of each payload the trace shows. Default:
+    /// [`DEFAULT_PREVIEW_BYTES`](crate::trace::DEFAULT_PREVIEW_BYTES) (64).
+    pub trace_preview_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -231,6 +610,8 @@ impl Default for ServerConfig {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             handshake_timeout: Some(Duration::from_secs(10)),
             protocol: sockeye_proto::Config::default(),
+            show_secrets: false,
+            trace_preview_bytes: crate::trace::DEFAULT_PREVIEW_BYTES,
         }
     }
 }

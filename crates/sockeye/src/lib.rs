@@ -8,7 +8,14 @@
 //! - [`app`] (feature `tokio`): the long-lived, event-driven client with keepalive and reconnect.
 //! - [`tokio`] (feature `tokio`, on by default): the same over tokio, as a `Stream + Sink`.
 //! - [`transport`]: TCP connection set-up (DNS, connect timeouts).
+//! - [`transport::tls`] (feature `tls`, on by default): `wss://` with rustls, verified against the
+//!   operating system's trust store; [`TlsOptions`] for a CA file, client certificates, SNI and
+//!   the verification switches.
+//! - [`transport::proxy`]: HTTP `CONNECT` (also over TLS) and SOCKS4/4a/5 proxies, explicit
+//!   ([`ProxyConfig`]) or from `http_proxy`/`https_proxy`/`all_proxy`/`no_proxy` (the default).
 //! - [`ClientConfig`] and [`ServerConfig`]: every option, shared by all front-ends.
+//! - [`trace`]: the handshake and every frame as `tracing` events, with ready human and JSON
+//!   formatters ([`trace::enable_stderr`]); [`redact`] hides secrets in traces and errors.
 //!
 //! ```no_run
 //! use sockeye::{blocking, Message};
@@ -32,15 +39,25 @@ pub mod app;
 pub mod blocking;
 mod config;
 mod error;
+mod mask_keys;
+pub mod redact;
+mod redirect;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+pub mod trace;
 pub mod transport;
 
+pub use config::DEFAULT_USER_AGENT;
 pub use config::{ClientConfig, ServerConfig, Target};
 pub use error::{Error, Stage};
+pub use mask_keys::MaskKeys;
 pub use sockeye_proto as proto;
 pub use sockeye_proto::handshake::{Accept, Headers, Reject, Request, Response};
 pub use sockeye_proto::{
     CloseCode, CloseFrame, Config as ProtocolConfig, Frame, Message, OpCode, ProtocolError, Role,
     Utf8Bytes,
 };
+pub use transport::proxy::{NoProxy, ProxyConfig, ProxyUrl};
+pub use transport::tls::TlsOptions;
+#[cfg(feature = "tls")]
+pub use transport::tls::TlsProblem;

@@ -9,6 +9,8 @@ use sockeye_proto::{Connection, Role};
 use crate::blocking::stream::WebSocket;
 use crate::config::ClientConfig;
 use crate::error::{Error, Stage};
+use crate::redirect;
+use crate::trace::Tracer;
 use crate::transport::{self, Stream};
 
 /// Connects to a `ws://` URL with default options.
@@ -18,10 +20,26 @@ pub fn connect(url: &str) -> Result<(WebSocket<Stream>, Response), Error> {
     connect_with(ClientConfig::new(url)?)
 }
 
-/// Connects with every option of `config`: the route (TCP or Unix socket), the handshake within
-/// its timeout, then the read and write timeouts for the open connection.
+/// Connects with every option of `config`: the request is checked before anything is sent
+/// ([`ClientConfig::check_request`]), then the route (TCP or Unix socket), the handshake within
+/// its timeout (again for each `Location` when [`ClientConfig::follow_redirects`] is on), then
+/// the read and write timeouts for the open connection.
 pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response), Error> {
-    let stream = transport::dial(&config)?;
+    let mut config = config;
+    let mut followed = 0;
+    loop {
+        match connect_once(&config) {
+            Err(err) => config = redirect::next_hop(&config, err, followed)?,
+            open => return open,
+        }
+        followed += 1;
+    }
+}
+
+/// One attempt: dial, handshake, timeouts.
+fn connect_once(config: &ClientConfig) -> Result<(WebSocket<Stream>, Response), Error> {
+    config.check_request()?;
+    let stream = transport::dial(config)?;
     let set_timeouts = |stream: &Stream, read, write, stage| {
         stream
             .set_read_timeout(read)
@@ -34,13 +52,9 @@ pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response
         config.handshake_timeout,
         Stage::Tcp,
     )?;
-    let (socket, response) = client(stream, &config)?;
-    set_timeouts(
-        socket.get_ref(),
-        config.read_timeout,
-        config.write_timeout,
-        Stage::Open,
-    )?;
+    let (mut socket, response) = client(stream, config)?;
+    socket.set_read_timeout(config.read_timeout)?;
+    socket.set_write_timeout(config.write_timeout)?;
     Ok((socket, response))
 }
 
@@ -49,8 +63,18 @@ pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response
 /// Timeouts are the stream's own: a read that times out is reported as
 /// [`Error::Timeout`] for the handshake.
 pub fn client<S: Read + Write>(
+    stream: S,
+    config: &ClientConfig,
+) -> Result<(WebSocket<S>, Response), Error> {
+    let mut trace = Tracer::client(config);
+    let result = handshake(stream, config, &mut trace);
+    trace.finish(result)
+}
+
+fn handshake<S: Read + Write>(
     mut stream: S,
     config: &ClientConfig,
+    trace: &mut Tracer,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let mut handshake = ClientHandshake::new(config.request())?;
     let timeout = |err: io::Error| match err.kind() {
@@ -58,8 +82,9 @@ pub fn client<S: Read + Write>(
             stage: Stage::Http,
             after: config.handshake_timeout.unwrap_or_default(),
         },
-        _ => Error::io(Stage::Http, err),
+        _ => Error::client_io(Stage::Http, err),
     };
+    trace.sent(handshake.request_bytes());
     stream
         .write_all(handshake.request_bytes())
         .and_then(|()| stream.flush())
@@ -76,11 +101,18 @@ pub fn client<S: Read + Write>(
             return Err(handshake.receive_eof(&mut buf).into());
         }
         buf.extend_from_slice(&chunk[..read]);
+        trace.received_bytes(&chunk[..read]);
         if let Some(response) = handshake.receive(&mut buf)? {
             break response;
         }
     };
-    let mut conn = Connection::new(Role::Client, config.protocol.clone());
+    trace.received_head(&response.head);
+    let mut conn = Connection::with_mask_keys(
+        Role::Client,
+        config.protocol.clone(),
+        config.mask_keys.source(),
+    );
+    trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocket::from_connection(stream, conn), response))
 }

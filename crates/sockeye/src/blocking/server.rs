@@ -12,6 +12,7 @@ use sockeye_proto::{Connection, Role};
 use crate::blocking::stream::WebSocket;
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
+use crate::trace::Tracer;
 
 /// Accepts any valid WebSocket request on `stream`, with default options.
 pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
@@ -24,9 +25,24 @@ pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
 /// A request that is not a valid WebSocket handshake is answered with 400, 405, 426 (with
 /// `Sec-WebSocket-Version: 13`), 431 or 505 and reported as [`Error::Handshake`].
 pub fn accept_with<S, F>(
+    stream: S,
+    config: &ServerConfig,
+    decide: F,
+) -> Result<(WebSocket<S>, Request), Error>
+where
+    S: Read + Write,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let mut trace = Tracer::server(config);
+    let result = handshake(stream, config, decide, &mut trace);
+    trace.finish(result)
+}
+
+fn handshake<S, F>(
     mut stream: S,
     config: &ServerConfig,
     decide: F,
+    trace: &mut Tracer,
 ) -> Result<(WebSocket<S>, Request), Error>
 where
     S: Read + Write,
@@ -46,8 +62,10 @@ where
             Ok(Some(request)) => break request,
             Ok(None) => {}
             Err(err) => {
+                let response = error_response(&err);
+                trace.sent(&response);
                 // Best effort: the client may already be gone.
-                let _ = stream.write_all(&error_response(&err));
+                let _ = stream.write_all(&response);
                 let _ = stream.flush();
                 return Err(err.into());
             }
@@ -64,11 +82,14 @@ where
             .into());
         }
         buf.extend_from_slice(&chunk[..read]);
+        trace.received_bytes(&chunk[..read]);
     };
+    trace.received_head(&request.head);
     let (response, outcome) = match decide(&request) {
         Ok(accept) => (accept_response(&request, &accept)?, None),
         Err(reject) => (reject_response(&reject)?, Some(reject.status)),
     };
+    trace.sent(&response);
     stream
         .write_all(&response)
         .and_then(|()| stream.flush())
@@ -77,6 +98,7 @@ where
         return Err(Error::Rejected { status });
     }
     let mut conn = Connection::new(Role::Server, config.protocol.clone());
+    trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocket::from_connection(stream, conn), request))
 }

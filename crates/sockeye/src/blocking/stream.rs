@@ -2,10 +2,12 @@
 
 use std::borrow::Borrow;
 use std::io::{self, Read, Write};
+use std::time::Duration;
 
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 
 use crate::error::{Error, Stage};
+use crate::transport::Stream;
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -18,6 +20,10 @@ pub struct WebSocket<S> {
     conn: Connection,
     read_buf: Vec<u8>,
     transport_ended: bool,
+    /// The stream's read and write timeouts, when known: a read or write that times out is
+    /// then reported as [`Error::Timeout`] rather than as an I/O error.
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -39,7 +45,18 @@ impl<S: Read + Write> WebSocket<S> {
             conn,
             read_buf: vec![0; READ_CHUNK],
             transport_ended: false,
+            read_timeout: None,
+            write_timeout: None,
         }
+    }
+
+    /// For a stream whose timeouts you set yourself: the limits to report. A read (or write)
+    /// that fails with `WouldBlock` or `TimedOut` is then [`Error::Timeout`] at
+    /// [`Stage::Open`] naming that limit; with `None` it stays [`Error::Io`], as a
+    /// non-blocking stream needs. Either way the connection remains usable: call again.
+    pub fn report_timeouts(&mut self, read: Option<Duration>, write: Option<Duration>) {
+        self.read_timeout = read;
+        self.write_timeout = write;
     }
 
     /// The sans-I/O core, for its state and close frames.
@@ -187,12 +204,12 @@ impl<S: Read + Write> WebSocket<S> {
                 }
                 Ok(written) => self.conn.consume_output(written),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(Error::io(Stage::Open, err)),
+                Err(err) => return Err(open_error(err, self.write_timeout)),
             }
         }
         self.stream
             .flush()
-            .map_err(|err| Error::io(Stage::Open, err))
+            .map_err(|err| open_error(err, self.write_timeout))
     }
 
     /// Reads once from the stream into the core.
@@ -209,7 +226,7 @@ impl<S: Read + Write> WebSocket<S> {
                     return Ok(());
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(Error::io(Stage::Open, err)),
+                Err(err) => return Err(open_error(err, self.read_timeout)),
             }
         }
     }
@@ -229,5 +246,38 @@ impl<S: Read + Write> WebSocket<S> {
                 Err(_) => self.transport_ended = true,
             }
         }
+    }
+}
+
+impl WebSocket<Stream> {
+    /// Sets the socket's read timeout: a [`read`](Self::read) that waits longer fails with
+    /// [`Error::Timeout`] at [`Stage::Open`], and the connection stays usable.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.stream
+            .set_read_timeout(timeout)
+            .map_err(|err| Error::io(Stage::Open, err))?;
+        self.read_timeout = timeout;
+        Ok(())
+    }
+
+    /// Sets the socket's write timeout: a send or flush that waits longer fails with
+    /// [`Error::Timeout`] at [`Stage::Open`]; what was not written stays queued.
+    pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.stream
+            .set_write_timeout(timeout)
+            .map_err(|err| Error::io(Stage::Open, err))?;
+        self.write_timeout = timeout;
+        Ok(())
+    }
+}
+
+/// An I/O error of the open connection: a timeout when the stream has a known limit.
+fn open_error(err: io::Error, limit: Option<Duration>) -> Error {
+    match (limit, err.kind()) {
+        (Some(after), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Error::Timeout {
+            stage: Stage::Open,
+            after,
+        },
+        _ => Error::io(Stage::Open, err),
     }
 }

@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
 use crate::tokio::stream::WebSocketStream;
+use crate::trace::Tracer;
 use crate::transport::async_stream::within;
 
 /// Accepts any valid WebSocket request on `stream`, with default options.
@@ -33,18 +34,21 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    within(
+    let mut trace = Tracer::server(config);
+    let result = within(
         config.handshake_timeout,
         Stage::Http,
-        handshake(stream, config, decide),
+        handshake(stream, config, decide, &mut trace),
     )
-    .await
+    .await;
+    trace.finish(result)
 }
 
 async fn handshake<S, F>(
     mut stream: S,
     config: &ServerConfig,
     decide: F,
+    trace: &mut Tracer,
 ) -> Result<(WebSocketStream<S>, Request), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -57,29 +61,36 @@ where
             Ok(Some(request)) => break request,
             Ok(None) => {}
             Err(err) => {
+                let response = error_response(&err);
+                trace.sent(&response);
                 // Best effort: the client may already be gone.
-                let _ = stream.write_all(&error_response(&err)).await;
+                let _ = stream.write_all(&response).await;
                 let _ = stream.flush().await;
                 return Err(err.into());
             }
         }
+        let before = buf.len();
         if stream.read_buf(&mut buf).await.map_err(http)? == 0 {
             return Err(HandshakeError::ClosedDuringHandshake {
                 received: buf.len(),
             }
             .into());
         }
+        trace.received_bytes(&buf[before..]);
     };
+    trace.received_head(&request.head);
     let (response, refused) = match decide(&request) {
         Ok(accept) => (accept_response(&request, &accept)?, None),
         Err(reject) => (reject_response(&reject)?, Some(reject.status)),
     };
+    trace.sent(&response);
     stream.write_all(&response).await.map_err(http)?;
     stream.flush().await.map_err(http)?;
     if let Some(status) = refused {
         return Err(Error::Rejected { status });
     }
     let mut conn = Connection::new(Role::Server, config.protocol.clone());
+    trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocketStream::from_connection(stream, conn), request))
 }

@@ -20,6 +20,9 @@ pub enum AsyncStream {
     /// A Unix domain socket.
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
+    /// TLS (`wss://`, or an `https://` proxy) over one of the others.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<AsyncStream>>),
 }
 
 macro_rules! each_stream {
@@ -28,6 +31,8 @@ macro_rules! each_stream {
             AsyncStream::Tcp($stream) => $body,
             #[cfg(unix)]
             AsyncStream::Unix($stream) => $body,
+            #[cfg(feature = "tls")]
+            AsyncStream::Tls($stream) => $body,
         }
     };
 }
@@ -38,7 +43,17 @@ impl AsyncRead for AsyncStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        each_stream!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+        let this = self.get_mut();
+        // A TCP end without TLS close_notify is an end of stream: the WebSocket close handshake
+        // is what tells a complete conversation from a cut one.
+        #[cfg(feature = "tls")]
+        if let AsyncStream::Tls(stream) = this {
+            return match std::task::ready!(Pin::new(stream).poll_read(cx, buf)) {
+                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+                read => Poll::Ready(read),
+            };
+        }
+        each_stream!(this, s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
@@ -87,6 +102,18 @@ pub(crate) async fn within<T>(
 
 /// Opens the route `config` describes (tokio): Unix socket or TCP, then TLS for `wss://`.
 pub async fn dial_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
+    #[cfg(not(feature = "tls"))]
+    super::refuse_tls_without_feature(config)?;
+    let stream = dial_route_async(config).await?;
+    #[cfg(feature = "tls")]
+    if config.target.secure {
+        return super::tls::secure_async(stream, config).await;
+    }
+    Ok(stream)
+}
+
+/// The route alone (tokio), before any TLS.
+async fn dial_route_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
     #[cfg(unix)]
     if let Some(path) = &config.unix_socket {
         let stream = tokio::net::UnixStream::connect(path)
@@ -97,7 +124,17 @@ pub async fn dial_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
             })?;
         return Ok(AsyncStream::Unix(stream));
     }
-    super::refuse_tls_until_supported(config)?;
+    #[cfg(not(unix))]
+    if let Some(path) = &config.unix_socket {
+        return Err(Error::Unsupported(format!(
+            "Unix domain sockets ({}) are not available on this platform",
+            path.display()
+        )));
+    }
+    // Through a proxy when one applies (see `super::proxy`): its tunnel is the route.
+    if let Some(selected) = super::proxy::select(config)? {
+        return super::proxy::tunnel_async(&selected, config).await;
+    }
     let host = config.target.host.as_str();
     let port = config.target.port;
     let stream = within(config.connect_timeout, Stage::Tcp, connect_tcp(host, port)).await?;

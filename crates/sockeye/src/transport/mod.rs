@@ -17,7 +17,9 @@ use std::time::Duration;
 use crate::config::ClientConfig;
 use crate::error::Error;
 
+pub mod proxy;
 pub mod tcp;
+pub mod tls;
 #[cfg(unix)]
 pub mod unix;
 
@@ -35,6 +37,9 @@ pub enum Stream {
     /// A Unix domain socket.
     #[cfg(unix)]
     Unix(std::os::unix::net::UnixStream),
+    /// TLS (`wss://`, or an `https://` proxy) over one of the others.
+    #[cfg(feature = "tls")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Stream>>),
 }
 
 impl Stream {
@@ -44,6 +49,19 @@ impl Stream {
             Self::Tcp(stream) => stream.set_read_timeout(timeout),
             #[cfg(unix)]
             Self::Unix(stream) => stream.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.get_ref().set_read_timeout(timeout),
+        }
+    }
+
+    /// The read timeout of the underlying socket.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        match self {
+            Self::Tcp(stream) => stream.read_timeout(),
+            #[cfg(unix)]
+            Self::Unix(stream) => stream.read_timeout(),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.get_ref().read_timeout(),
         }
     }
 
@@ -53,6 +71,8 @@ impl Stream {
             Self::Tcp(stream) => stream.set_write_timeout(timeout),
             #[cfg(unix)]
             Self::Unix(stream) => stream.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.get_ref().set_write_timeout(timeout),
         }
     }
 
@@ -68,6 +88,8 @@ impl Stream {
                 .ok()
                 .and_then(|addr| addr.as_pathname().map(|p| format!("unix:{}", p.display())))
                 .unwrap_or_else(|| "unix".into()),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.get_ref().peer_description(),
         }
     }
 }
@@ -78,6 +100,13 @@ impl Read for Stream {
             Self::Tcp(stream) => stream.read(buf),
             #[cfg(unix)]
             Self::Unix(stream) => stream.read(buf),
+            // A TCP end without TLS close_notify is an end of stream: the WebSocket close
+            // handshake is what tells a complete conversation from a cut one.
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => match stream.read(buf) {
+                Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                read => read,
+            },
         }
     }
 }
@@ -88,6 +117,8 @@ impl Write for Stream {
             Self::Tcp(stream) => stream.write(buf),
             #[cfg(unix)]
             Self::Unix(stream) => stream.write(buf),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.write(buf),
         }
     }
 
@@ -96,6 +127,11 @@ impl Write for Stream {
             Self::Tcp(stream) => stream.write_vectored(bufs),
             #[cfg(unix)]
             Self::Unix(stream) => stream.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => {
+                let rustls::StreamOwned { conn, sock } = &mut **stream;
+                rustls::Stream::new(conn, sock).write_vectored(bufs)
+            }
         }
     }
 
@@ -104,17 +140,41 @@ impl Write for Stream {
             Self::Tcp(stream) => stream.flush(),
             #[cfg(unix)]
             Self::Unix(stream) => stream.flush(),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.flush(),
         }
     }
 }
 
 /// Opens the route `config` describes (blocking): Unix socket or TCP, then TLS for `wss://`.
 pub fn dial(config: &ClientConfig) -> Result<Stream, Error> {
+    #[cfg(not(feature = "tls"))]
+    refuse_tls_without_feature(config)?;
+    let stream = dial_route(config)?;
+    #[cfg(feature = "tls")]
+    if config.target.secure {
+        return tls::secure(stream, config);
+    }
+    Ok(stream)
+}
+
+/// The route alone (blocking), before any TLS.
+fn dial_route(config: &ClientConfig) -> Result<Stream, Error> {
     #[cfg(unix)]
     if let Some(path) = &config.unix_socket {
         return unix::connect(path).map(Stream::Unix);
     }
-    refuse_tls_until_supported(config)?;
+    #[cfg(not(unix))]
+    if let Some(path) = &config.unix_socket {
+        return Err(Error::Unsupported(format!(
+            "Unix domain sockets ({}) are not available on this platform",
+            path.display()
+        )));
+    }
+    // Through a proxy when one applies (see `proxy`): its tunnel is the route.
+    if let Some(selected) = proxy::select(config)? {
+        return proxy::tunnel(&selected, config);
+    }
     let stream = tcp::connect(
         &config.target.host,
         config.target.port,
@@ -123,10 +183,11 @@ pub fn dial(config: &ClientConfig) -> Result<Stream, Error> {
     Ok(Stream::Tcp(stream))
 }
 
-pub(crate) fn refuse_tls_until_supported(config: &ClientConfig) -> Result<(), Error> {
+#[cfg(not(feature = "tls"))]
+pub(crate) fn refuse_tls_without_feature(config: &ClientConfig) -> Result<(), Error> {
     if config.target.secure {
         return Err(Error::Unsupported(format!(
-            "{} needs TLS, which this build of sockeye does not support yet; it will not fall back to an unencrypted connection (use ws:// for a plain server)",
+            "{} needs TLS, and this build of sockeye has no TLS (it was built without the `tls` feature); it will not fall back to an unencrypted connection (enable the feature, or use ws:// for a plain server)",
             config.target.url
         )));
     }

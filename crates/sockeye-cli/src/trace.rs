@@ -1,0 +1,58 @@
+//! `-v`, `--trace-file`, `--trace-format` and `--show-secrets`: where the library's trace goes
+//! and whether it (and error messages) show secrets.
+
+use std::fs::File;
+
+use anyhow::Context;
+use sockeye::{ClientConfig, ServerConfig};
+
+use crate::flags::{TraceArgs, TraceFormat};
+
+/// Installs the trace: to `--trace-file` if given, else to stderr with `-v`, else nowhere (the
+/// library then does no tracing work at all).
+pub(crate) fn enable(verbose: bool, args: &TraceArgs) -> anyhow::Result<()> {
+    match (&args.trace_file, verbose, args.trace_format) {
+        (Some(path), _, TraceFormat::Human) => sockeye::trace::enable_file(path),
+        (Some(path), _, TraceFormat::Json) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot create the trace file {}", path.display()))?;
+            sockeye::trace::enable_json(file)
+        }
+        (None, true, TraceFormat::Human) => sockeye::trace::enable_stderr(),
+        (None, true, TraceFormat::Json) => sockeye::trace::enable_json(std::io::stderr()),
+        (None, false, _) => return Ok(()),
+    }
+    .context("cannot start the trace")
+}
+
+/// The trace options of a client connection.
+pub(crate) fn client(config: ClientConfig, args: &TraceArgs) -> ClientConfig {
+    config
+        .show_secrets(args.show_secrets)
+        .trace_preview_bytes(args.trace_bytes)
+}
+
+/// A server configuration with the trace options.
+pub(crate) fn server(args: &TraceArgs) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.show_secrets = args.show_secrets;
+    config.trace_preview_bytes = args.trace_bytes;
+    config
+}
+
+/// An error as the user asked to see it: secrets redacted unless `--show-secrets`.
+pub(crate) fn shown(err: &sockeye::Error, args: &TraceArgs) -> String {
+    if args.show_secrets {
+        err.unredacted().to_string()
+    } else {
+        err.to_string()
+    }
+}
+
+/// Like [`shown`], for an error that may wrap a [`sockeye::Error`], with its causes.
+pub(crate) fn shown_chain(err: &anyhow::Error, args: &TraceArgs) -> String {
+    match err.downcast_ref::<sockeye::Error>() {
+        Some(inner) if args.show_secrets => shown(inner, args),
+        _ => format!("{err:#}"),
+    }
+}

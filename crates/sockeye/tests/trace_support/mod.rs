@@ -1,0 +1,93 @@
+//! Shared by the trace and redaction tests: a buffer the trace is written to, and the
+//! normalization that makes a trace comparable to a golden file.
+
+#![allow(dead_code)]
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A cloneable in-memory writer: the subscriber writes, the test reads.
+#[derive(Clone, Default)]
+pub(crate) struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    pub(crate) fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Replaces what changes from run to run: connection ids (`[3]` → `[#]`), ports
+/// (`127.0.0.1:PORT`), the handshake key and accept (`KEY`, `ACCEPT`) and round-trip times
+/// (`after T ms`).
+pub(crate) fn normalize(trace: &str) -> String {
+    trace
+        .lines()
+        .map(|line| {
+            let line = match line
+                .strip_prefix('[')
+                .and_then(|rest| rest.split_once("] "))
+            {
+                Some((id, rest)) if id.bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("[#] {rest}")
+                }
+                _ => line.to_string(),
+            };
+            let line = replace_digits_after(&line, "127.0.0.1:", "PORT");
+            let line = replace_rest_after(&line, "Sec-WebSocket-Key: ", "KEY");
+            let line = replace_rest_after(&line, "Sec-WebSocket-Accept: ", "ACCEPT");
+            replace_between(&line, " after ", " ms", "T") + "\n"
+        })
+        .collect()
+}
+
+/// `127.0.0.1:54321` → `127.0.0.1:PORT`, everywhere in the line.
+fn replace_digits_after(line: &str, marker: &str, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(marker) {
+        let after = &rest[at + marker.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..at + marker.len()]);
+        if digits > 0 {
+            out.push_str(with);
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Everything after `marker` to the end of the line becomes `with`.
+fn replace_rest_after(line: &str, marker: &str, with: &str) -> String {
+    match line.find(marker) {
+        Some(at) => format!("{}{with}", &line[..at + marker.len()]),
+        None => line.to_string(),
+    }
+}
+
+/// The text between `start` and the next `end` becomes `with`.
+fn replace_between(line: &str, start: &str, end: &str, with: &str) -> String {
+    let Some(at) = line.find(start) else {
+        return line.to_string();
+    };
+    let from = at + start.len();
+    match line[from..].find(end) {
+        Some(len) => format!("{}{with}{}", &line[..from], &line[from + len..]),
+        None => line.to_string(),
+    }
+}
