@@ -2,8 +2,10 @@
 
 use std::borrow::Borrow;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
+use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveAction, KeepaliveConfig};
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 
 use crate::error::{Error, Stage};
@@ -24,7 +26,13 @@ pub struct WebSocket<S> {
     /// then reported as [`Error::Timeout`] rather than as an I/O error.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    keepalive: Option<Keepalive>,
+    /// How to change the socket's read timeout, so a read wakes up at keepalive deadlines.
+    /// Set by `set_keepalive`, which exists for stream types that have read timeouts.
+    set_socket_read_timeout: Option<SetReadTimeout<S>>,
 }
+
+type SetReadTimeout<S> = fn(&S, Option<Duration>) -> io::Result<()>;
 
 impl<S> std::fmt::Debug for WebSocket<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,7 +55,23 @@ impl<S: Read + Write> WebSocket<S> {
             transport_ended: false,
             read_timeout: None,
             write_timeout: None,
+            keepalive: None,
+            set_socket_read_timeout: None,
         }
+    }
+
+    /// The round-trip time of the last keepalive ping that was answered.
+    pub fn last_rtt(&self) -> Option<Duration> {
+        self.keepalive.as_ref().and_then(Keepalive::last_rtt)
+    }
+
+    fn enable_keepalive(
+        &mut self,
+        config: Option<KeepaliveConfig>,
+        set_read_timeout: SetReadTimeout<S>,
+    ) {
+        self.keepalive = config.map(|config| Keepalive::new(config, Instant::now()));
+        self.set_socket_read_timeout = Some(set_read_timeout);
     }
 
     /// For a stream whose timeouts you set yourself: the limits to report. A read (or write)
@@ -90,6 +114,11 @@ impl<S: Read + Write> WebSocket<S> {
             let next = self.conn.next_message();
             match next {
                 Ok(Some(message)) => {
+                    if let (Message::Pong(payload), Some(keepalive)) =
+                        (&message, self.keepalive.as_mut())
+                    {
+                        keepalive.on_pong(payload, Instant::now());
+                    }
                     // Replies wait for the end of the batch so that one write carries them all;
                     // the core says when that cannot wait (see `Connection::should_flush`).
                     if self.conn.should_flush() {
@@ -106,7 +135,11 @@ impl<S: Read + Write> WebSocket<S> {
                 Ok(None) => {
                     // About to wait for input: everything queued goes out first.
                     self.flush()?;
-                    self.fill()?;
+                    if self.keepalive.is_some() {
+                        self.fill_with_keepalive()?;
+                    } else {
+                        self.fill()?;
+                    }
                 }
                 Err(err) => {
                     // Best effort: the failure's close frame, then the error.
@@ -214,6 +247,11 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Reads once from the stream into the core.
     fn fill(&mut self) -> Result<(), Error> {
+        self.fill_raw()
+            .map_err(|err| open_error(err, self.read_timeout))
+    }
+
+    fn fill_raw(&mut self) -> io::Result<()> {
         loop {
             match self.stream.read(&mut self.read_buf) {
                 Ok(0) => {
@@ -226,9 +264,79 @@ impl<S: Read + Write> WebSocket<S> {
                     return Ok(());
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(open_error(err, self.read_timeout)),
+                Err(err) => return Err(err),
             }
         }
+    }
+
+    /// Reads once, waking at keepalive deadlines to send pings or fail the connection, and still
+    /// honouring the read timeout the application set.
+    fn fill_with_keepalive(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
+        let result = loop {
+            let now = Instant::now();
+            let Some(keepalive) = self.keepalive.as_mut() else {
+                break self
+                    .fill_raw()
+                    .map_err(|err| open_error(err, self.read_timeout));
+            };
+            match keepalive.poll(now) {
+                Some(KeepaliveAction::SendPing(payload)) => {
+                    if self.conn.send_ping(&payload).is_err() {
+                        // Closing already: keepalive has nothing left to do.
+                        self.keepalive = None;
+                    }
+                    self.flush()?;
+                    continue;
+                }
+                Some(KeepaliveAction::Fail(error)) => {
+                    let error = self.conn.abort(error);
+                    let _ = self.flush();
+                    break Err(Error::Protocol(error));
+                }
+                None => {}
+            }
+            let until_keepalive = keepalive
+                .next_deadline()
+                .map(|deadline| deadline.saturating_duration_since(now));
+            let user_left = self
+                .read_timeout
+                .map(|limit| limit.saturating_sub(now.duration_since(started)));
+            if let (Some(after), Some(Duration::ZERO)) = (self.read_timeout, user_left) {
+                break Err(Error::Timeout {
+                    stage: Stage::Open,
+                    after,
+                });
+            }
+            let wait = match (until_keepalive, user_left) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+            // A zero timeout means "block forever" to the OS: wait at least a millisecond.
+            .map(|wait| wait.max(Duration::from_millis(1)));
+            if let Some(set) = self.set_socket_read_timeout {
+                set(&self.stream, wait).map_err(|err| Error::io(Stage::Open, err))?;
+            }
+            match self.fill_raw() {
+                Ok(()) => {
+                    if let Some(keepalive) = self.keepalive.as_mut() {
+                        keepalive.on_activity(Instant::now());
+                    }
+                    break Ok(());
+                }
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(err) => break Err(open_error(err, self.read_timeout)),
+            }
+        };
+        if let Some(set) = self.set_socket_read_timeout {
+            // Put back the application's own timeout.
+            let _ = set(&self.stream, self.read_timeout);
+        }
+        result
     }
 
     /// After the close handshake: a client waits for the server to end the transport; a server
@@ -250,6 +358,14 @@ impl<S: Read + Write> WebSocket<S> {
 }
 
 impl WebSocket<Stream> {
+    /// Turns keepalive on (or off with `None`): a ping after each quiet spell, and a failure
+    /// ([`ProtocolError::PingTimeout`](sockeye_proto::ProtocolError::PingTimeout), close 1011)
+    /// when its pong does not come in time. It runs inside [`read`](Self::read), which wakes at
+    /// the keepalive deadlines; the read timeout you set still applies.
+    pub fn set_keepalive(&mut self, config: Option<KeepaliveConfig>) {
+        self.enable_keepalive(config, |stream, timeout| stream.set_read_timeout(timeout));
+    }
+
     /// Sets the socket's read timeout: a [`read`](Self::read) that waits longer fails with
     /// [`Error::Timeout`] at [`Stage::Open`], and the connection stays usable.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
@@ -268,6 +384,13 @@ impl WebSocket<Stream> {
             .map_err(|err| Error::io(Stage::Open, err))?;
         self.write_timeout = timeout;
         Ok(())
+    }
+}
+
+impl WebSocket<TcpStream> {
+    /// Turns keepalive on or off; see [`WebSocket::<Stream>::set_keepalive`](WebSocket::set_keepalive).
+    pub fn set_keepalive(&mut self, config: Option<KeepaliveConfig>) {
+        self.enable_keepalive(config, |stream, timeout| stream.set_read_timeout(timeout));
     }
 }
 

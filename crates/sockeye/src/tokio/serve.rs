@@ -141,7 +141,7 @@ impl ShutdownHandle {
 
 type Decide = dyn Fn(&Request) -> Result<Accept, Reject> + Send + Sync;
 
-/// An accept loop with per-connection handlers. See the [module docs](self).
+/// An accept loop with per-connection handlers, a connection limit and graceful shutdown.
 pub struct Server {
     config: ServerConfig,
     max_connections: Option<usize>,
