@@ -27,6 +27,10 @@ SYSTEM_PACKAGES=(
     "sshd:openssh-server"                                    # ssh -D: the SOCKS4a server
     "ssh:openssh-client"
     "openssl:openssl"                                        # squid's password file
+    # Node and browser peers (crates/sockeye/tests/interop_node.rs, crates/sockeye-cli/tests/chromium.rs):
+    "node:nodejs"                                            # runs ws and playwright-core
+    "npm:npm"                                                # installs them (see below)
+    "/usr/bin/chromium:chromium"                             # the browser playwright-core drives
 )
 missing_packages=()
 for entry in "${SYSTEM_PACKAGES[@]}"; do
@@ -70,6 +74,19 @@ fi
     "websockets==17.*" "websocket-client==1.9.*" "python-socks==3.*"
 export SOCKEYE_PYTHON="$ROOT_DIR/.venv/bin/python"
 
+# ---- Node packages: ws (interop_node.rs) and playwright-core (chromium.rs) --------------------
+# Installed into .node/node_modules (git-ignored) with --no-save: no package.json, no lock file.
+# The tests find them there (or in $SOCKEYE_NODE_MODULES) and fail when they are missing.
+step "Node packages (ws 8, playwright-core 1) in .node"
+if ! NODE_PATH="$ROOT_DIR/.node/node_modules" node -e \
+        "require('ws/package.json').version.startsWith('8.') || process.exit(1); require('playwright-core/package.json')" \
+        >/dev/null 2>&1; then
+    mkdir -p .node
+    npm install --no-save --no-audit --no-fund --prefix .node "ws@8" "playwright-core@1"
+fi
+export SOCKEYE_NODE_MODULES="$ROOT_DIR/.node/node_modules"
+# ---- end of Node packages ---------------------------------------------------------------------
+
 step "Autobahn|Testsuite in .autobahn"
 if [ ! -x .autobahn/venv/bin/wstest ]; then
     ROOT="$ROOT_DIR/.autobahn" bash conformance/autobahn-setup.sh
@@ -95,7 +112,7 @@ in_private_net() {
     fi
 }
 
-step "cargo test (unit, property, pair, interop with Python peers)"
+step "cargo test (unit, property, pair, interop with Python, Node and Chromium peers)"
 in_private_net cargo test --workspace --locked --offline
 
 step "conformance: Autobahn|Testsuite, sockeye server and client"

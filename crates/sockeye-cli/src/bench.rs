@@ -75,6 +75,11 @@ pub(crate) struct BenchArgs {
     /// Send binary messages (default: text).
     #[arg(long)]
     pub(crate) binary: bool,
+    /// Offer permessage-deflate (RFC 7692), as `sockeye connect` does. Off by default here, so
+    /// that the benchmark measures the WebSocket framing rather than zlib, and compares fairly
+    /// with servers that do not compress.
+    #[arg(long)]
+    pub(crate) deflate: bool,
     /// At most this many messages per second, over all connections (default: as fast as the
     /// window allows).
     #[arg(long, value_name = "MSGS_PER_SEC")]
@@ -170,8 +175,8 @@ impl Payload {
         }
     }
 
-    /// A message stamped with `now_ns` (when it fits). The buffer is reused once the connection
-    /// has copied the previous message out, so steady state allocates nothing.
+    /// A message stamped with `now_ns` (when it fits). The buffer is reused once the previous
+    /// message is dropped, so steady state allocates nothing.
     fn message(&mut self, now_ns: u64) -> Message {
         self.buffer.reserve(self.template.len());
         self.buffer.extend_from_slice(&self.template);
@@ -281,6 +286,9 @@ async fn exchange(
         // Top the window up; everything queued goes out in one write when `read` next waits.
         let now_ns = clock(Instant::now());
         let measuring = now_ns >= plan.warmup_ns;
+        // Every message of one top-up carries the same stamp, so one message is built and
+        // queued as many times as the window has room (the connection copies it each time).
+        let mut message = None;
         while in_flight < plan.window {
             if measuring && outcome.messages + in_flight as u64 >= quota {
                 break;
@@ -292,9 +300,8 @@ async fn exchange(
                 // Behind by more than a second (a slow server): do not try to catch up in a burst.
                 next_due_ns = next_due_ns.max(now_ns.saturating_sub(1_000_000_000)) + interval;
             }
-            socket
-                .queue(payload.message(now_ns))
-                .map_err(|err| err.to_string())?;
+            let message = message.get_or_insert_with(|| payload.message(now_ns));
+            socket.queue(&*message).map_err(|err| err.to_string())?;
             if plan.size < Payload::stamp_len(plan.binary) {
                 stamps.in_order.push_back(now_ns);
             }
@@ -363,9 +370,12 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             bail!("--rate must be a positive number of messages per second, not {rate}");
         }
     }
-    let config = ClientConfig::new(&args.url)?
+    let mut config = ClientConfig::new(&args.url)?
         .connect_timeout(Some(connect_timeout))
         .handshake_timeout(Some(connect_timeout));
+    if !args.deflate {
+        config = config.compression(None);
+    }
     let runtime = if args.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -386,7 +396,8 @@ async fn bench(
     duration: Duration,
     warmup: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let sockets = match open_all(&config, args.connections).await {
+    let opened = open_all(&config, args.connections).await;
+    let sockets = match opened {
         Ok(sockets) => sockets,
         Err(err) => {
             eprintln!("sockeye bench: cannot connect ({} stage): {err}", err.stage());
@@ -409,6 +420,10 @@ async fn bench(
         end_ns,
         interval_ns: per_connection_ns,
     });
+    let compressed = sockets
+        .iter()
+        .filter(|socket| socket.connection().deflate().is_some())
+        .count();
     let progress = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = JoinSet::new();
@@ -449,7 +464,8 @@ async fn bench(
     if show_progress {
         eprint!("\r{:79}\r", "");
     }
-    let report = Report::new(&plan, outcomes);
+    let mut report = Report::new(&plan, outcomes);
+    report.compressed = compressed;
     if args.json {
         println!("{}", report.json(args));
     } else {
@@ -521,6 +537,8 @@ struct Report {
     messages: u64,
     seconds: f64,
     errors: Vec<String>,
+    /// Connections on which permessage-deflate was agreed.
+    compressed: usize,
 }
 
 impl Report {
@@ -542,6 +560,7 @@ impl Report {
             histogram,
             seconds: measured_ns as f64 / 1e9,
             errors,
+            compressed: 0,
         }
     }
 
@@ -565,6 +584,7 @@ impl Report {
             "size": args.size,
             "window": args.window,
             "binary": args.binary,
+            "compressed_connections": self.compressed,
             "threads": args.threads,
             "rate": args.rate,
             "warmup_s": args.warmup,
@@ -601,6 +621,12 @@ impl Report {
             args.size,
             args.window,
         );
+        if self.compressed > 0 {
+            println!(
+                "  permessage-deflate on {} of {} connections",
+                self.compressed, args.connections
+            );
+        }
         let bytes = self.messages as f64 * args.size as f64;
         println!(
             "  messages    {} in {:.2} s: {} msg/s, {:.2} MB/s each way",

@@ -1,26 +1,24 @@
 //! `sockeye connect URL`: stdin lines out as text messages, everything that arrives printed.
 
-use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
+use sockeye::proto::connection::keepalive::KeepaliveConfig;
 use sockeye::TlsOptions;
-use sockeye::{
-    blocking, ClientConfig, CloseCode, CloseFrame, Error, MaskKeys, Message, OpCode, Stage,
-};
+use sockeye::{ClientConfig, CloseCode, MaskKeys};
 
-use crate::flags::{ConnectArgs, TlsArgs, EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED, EXIT_MAX_TIME};
-use crate::{commands, print, trace};
+use crate::connect_loop::{self, Limits};
+use crate::flags::{ConnectArgs, TlsArgs, EXIT_CONNECT_FAILED, EXIT_MAX_TIME};
+use crate::trace;
 
 use crate::flags::ProxyArgs;
 use sockeye::transport::proxy::ProxyScheme;
 use sockeye::{NoProxy, ProxyConfig};
 
-/// How long one read waits before checking stdin again.
-const POLL: Duration = Duration::from_millis(20);
+/// The close timeout used when `--close-timeout 0` is given.
+const MIN_WAIT: Duration = Duration::from_millis(20);
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Option<Duration>> {
     if !(value.is_finite() && value >= 0.0) {
@@ -29,7 +27,7 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Option<Duration>> {
     Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
 }
 
-fn config(args: &ConnectArgs) -> anyhow::Result<ClientConfig> {
+pub(crate) fn config(args: &ConnectArgs) -> anyhow::Result<ClientConfig> {
     let mut config = ClientConfig::new(&args.url)?
         .connect_timeout(seconds(args.connect_timeout, "--connect-timeout")?)
         .handshake_timeout(seconds(args.handshake_timeout, "--handshake-timeout")?);
@@ -45,6 +43,7 @@ fn config(args: &ConnectArgs) -> anyhow::Result<ClientConfig> {
     for protocol in &args.subprotocols {
         config = config.subprotocol(protocol);
     }
+    config = config.require_subprotocol(args.require_subprotocol);
     config = handshake_and_frame_options(config, args)?;
     config = proxy_options(config, &args.proxy)?;
     config = tls_options(config, &args.tls)?;
@@ -118,7 +117,7 @@ fn tls_options(config: ClientConfig, args: &TlsArgs) -> anyhow::Result<ClientCon
     if given && !config.target.secure && !through_tls_proxy(&config) {
         eprintln!(
             "sockeye: note: the TLS options do nothing for {}",
-            config.target.url
+            sockeye::redact::url(config.target.url.as_str())
         );
     }
     let timeout = seconds(args.tls_timeout, "--tls-timeout")?;
@@ -163,23 +162,15 @@ fn mask_key(hex: &str) -> anyhow::Result<[u8; 4]> {
     }
 }
 
-/// Where `sockeye connect` stands after the handshake.
-enum Phase {
-    /// stdin is open: its lines are sent.
-    Sending,
-    /// stdin ended: waiting for the server to go quiet before closing, so replies in flight are
-    /// not lost (servers such as Python `websockets` drop replies once a close arrives).
-    Lingering { quiet_since: Instant },
-    /// The close was sent (or received): waiting for the close handshake to finish.
-    Closing { since: Instant },
-}
-
 pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
     if let Some(limit) = seconds(args.max_time.unwrap_or(0.0), "--max-time")? {
         start_max_time_watchdog(limit);
     }
-    let close_timeout = seconds(args.close_timeout, "--close-timeout")?.unwrap_or(POLL);
-    let linger = seconds(args.linger, "--linger")?.unwrap_or_default();
+    let limits = Limits {
+        close_timeout: seconds(args.close_timeout, "--close-timeout")?.unwrap_or(MIN_WAIT),
+        linger: seconds(args.linger, "--linger")?.unwrap_or_default(),
+        keepalive: keepalive(args)?,
+    };
     trace::enable(args.verbose, &args.trace)?;
     let config = match config(args) {
         Ok(config) => config,
@@ -188,159 +179,19 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
         }
     };
-    // The handshake, and every frame from here on, are in the trace (-v, --trace-file).
-    let (mut socket, _response) = match blocking::connect_with(config) {
-        Ok(open) => open,
-        Err(err) => {
-            eprintln!(
-                "sockeye: cannot connect ({} stage): {}",
-                err.stage(),
-                trace::shown(&err, &args.trace)
-            );
-            return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
-        }
-    };
-    socket
-        .set_read_timeout(Some(POLL))
-        .context("cannot set a read timeout on the socket")?;
-    // The close code sockeye sent first, if it started the close: its echo is a normal end.
-    let mut started_close: Option<CloseCode> = None;
-
-    let (lines_tx, lines) = mpsc::channel::<io::Result<String>>();
-    thread::spawn(move || {
-        for line in io::stdin().lock().lines() {
-            if lines_tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-
-    let stdout = io::stdout();
-    let mut phase = Phase::Sending;
-    loop {
-        match phase {
-            Phase::Sending => match lines.try_recv() {
-                Ok(Ok(line)) => {
-                    let message = match commands::parse(&line, args.slash) {
-                        Ok(message) => message,
-                        Err(why) => {
-                            eprintln!("sockeye: not sent: {why}");
-                            continue;
-                        }
-                    };
-                    socket.send(&message)?;
-                    if let Some(code) = close_code(&message) {
-                        started_close = Some(code);
-                        phase = Phase::Closing {
-                            since: Instant::now(),
-                        };
-                    }
-                    continue;
-                }
-                Ok(Err(err)) => return Err(err).context("cannot read stdin"),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
-                    phase = Phase::Lingering {
-                        quiet_since: Instant::now(),
-                    };
-                }
-            },
-            Phase::Lingering { quiet_since } if quiet_since.elapsed() >= linger => {
-                let close = CloseFrame::new(CloseCode::from(args.close_code), &args.close_reason);
-                started_close = Some(close.code);
-                socket.send(Message::Close(Some(close)))?;
-                phase = Phase::Closing {
-                    since: Instant::now(),
-                };
-            }
-            Phase::Closing { since } if since.elapsed() > close_timeout => {
-                eprintln!(
-                    "sockeye: the server did not finish the close within {close_timeout:?}; giving up"
-                );
-                return Ok(ExitCode::from(EXIT_ABNORMAL_CLOSE));
-            }
-            Phase::Lingering { .. } | Phase::Closing { .. } => {}
-        }
-        match socket.read() {
-            Ok(message) => {
-                let mut out = stdout.lock();
-                match &message {
-                    Message::Text(text) => writeln!(out, "{}", print::escape_text(text.as_str())),
-                    Message::Binary(data) => writeln!(
-                        out,
-                        "[binary {} bytes] {}",
-                        data.len(),
-                        print::hex(data, usize::MAX)
-                    ),
-                    Message::Frame(frame) => writeln!(out, "{}", print::frame(frame)),
-                    _ => Ok(()),
-                }
-                .or_else(ignore_broken_pipe)?;
-                out.flush().or_else(ignore_broken_pipe)?;
-                match (&phase, &message) {
-                    (Phase::Closing { .. }, _) => {}
-                    (_, message) if close_code(message).is_some() => {
-                        phase = Phase::Closing {
-                            since: Instant::now(),
-                        }
-                    }
-                    (Phase::Lingering { .. }, _) => {
-                        phase = Phase::Lingering {
-                            quiet_since: Instant::now(),
-                        }
-                    }
-                    (Phase::Sending, _) => {}
-                }
-            }
-            Err(Error::Timeout {
-                stage: Stage::Open, ..
-            }) => {}
-            Err(Error::ConnectionClosed) => {
-                let received = socket.connection().close_received().cloned().flatten();
-                if args.verbose {
-                    eprintln!("closed: server sent {}", print::close(received.as_ref()));
-                }
-                let code = received.as_ref().map(|frame| frame.code);
-                if code != Some(CloseCode::Normal) {
-                    // Always shown: the code and reason are often the only explanation.
-                    eprintln!(
-                        "sockeye: the server closed with {}",
-                        print::close(received.as_ref())
-                    );
-                }
-                let normal =
-                    code == Some(CloseCode::Normal) || (code.is_some() && code == started_close);
-                return Ok(if normal {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_ABNORMAL_CLOSE)
-                });
-            }
-            Err(err) => {
-                let received = socket.connection().close_received().cloned().flatten();
-                if let Some(frame) = received.filter(|frame| frame.code != CloseCode::Normal) {
-                    eprintln!(
-                        "sockeye: the server closed with {}",
-                        print::close(Some(&frame))
-                    );
-                }
-                eprintln!("sockeye: the connection failed: {err}");
-                return Ok(ExitCode::from(EXIT_ABNORMAL_CLOSE));
-            }
-        }
-    }
+    connect_loop::run(config, args, limits)
 }
 
-/// The code of a close `message` (a close message, or a raw close frame): 1005 when it has none.
-fn close_code(message: &Message) -> Option<CloseCode> {
-    let frame = match message {
-        Message::Close(frame) => frame.clone(),
-        Message::Frame(frame) if frame.opcode() == OpCode::Close => {
-            CloseFrame::parse(&frame.payload).ok().flatten()
-        }
-        _ => return None,
+/// `--ping-interval` and `--ping-timeout`.
+fn keepalive(args: &ConnectArgs) -> anyhow::Result<Option<KeepaliveConfig>> {
+    let Some(interval) = args.ping_interval else {
+        return Ok(None);
     };
-    Some(frame.map_or(CloseCode::NoStatusReceived, |frame| frame.code))
+    let interval = seconds(interval, "--ping-interval")?
+        .context("--ping-interval must be more than 0 seconds")?;
+    let timeout = seconds(args.ping_timeout, "--ping-timeout")?
+        .context("--ping-timeout must be more than 0 seconds")?;
+    Ok(Some(KeepaliveConfig::new(interval, timeout)))
 }
 
 /// `--max-time`: once `limit` has passed, whatever sockeye is doing (resolving, connecting,
@@ -351,11 +202,4 @@ fn start_max_time_watchdog(limit: Duration) {
         eprintln!("sockeye: --max-time ran out after {limit:?}; giving up");
         std::process::exit(i32::from(EXIT_MAX_TIME));
     });
-}
-
-fn ignore_broken_pipe(err: io::Error) -> io::Result<()> {
-    if err.kind() == io::ErrorKind::BrokenPipe {
-        std::process::exit(0);
-    }
-    Err(err)
 }

@@ -1,7 +1,5 @@
 //! Command-line flags.
 
-use std::net::SocketAddr;
-
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The connection could not be opened (URL, DNS, TCP, handshake).
@@ -17,6 +15,7 @@ pub(crate) const EXIT_MAX_TIME: u8 = 28;
 const HANDSHAKE: &str = "Handshake options";
 const ROUTE: &str = "Route and redirects";
 const FRAMES: &str = "Frame-level options (for testing servers)";
+const KEEPALIVE: &str = "Keepalive and reconnect";
 
 /// Connect to, serve and look at WebSockets.
 #[derive(Debug, Parser)]
@@ -78,11 +77,26 @@ the connection could not be opened (bad URL or options, DNS, TCP, TLS, handshake
 4 if it ended abnormally (protocol error, dropped connection, or another close code),
 28 when --max-time ran out, 1 for anything else, 2 for bad usage.")]
     Connect(Box<ConnectArgs>),
-    /// Run an echo server for text and binary messages.
-    Serve(ServeArgs),
+    /// Run a WebSocket server: echo (default), JSON echo or broadcast, on TCP, TLS or a Unix
+    /// socket.
+    Serve(Box<crate::serve::ServeArgs>),
     /// Load an echo server: N connections, each with a window of messages in flight; report
     /// msgs/s, MB/s and round-trip latency percentiles.
     Bench(Box<crate::bench::BenchArgs>),
+    /// Diagnose a WebSocket URL: connect with every option of `connect`, time each stage, show
+    /// the TLS session and the heads, and say which stage failed, why, and what to try.
+    #[command(after_help = crate::probe::AFTER_HELP)]
+    // `connect`'s options that only matter for an interactive session are hidden here.
+    #[command(
+        mut_arg("frames", |arg| arg.hide(true)),
+        mut_arg("slash", |arg| arg.hide(true)),
+        mut_arg("linger", |arg| arg.hide(true)),
+        mut_arg("max_time", |arg| arg.hide(true)),
+        mut_arg("ping_interval", |arg| arg.hide(true)),
+        mut_arg("ping_timeout", |arg| arg.hide(true)),
+        mut_arg("reconnect", |arg| arg.hide(true))
+    )]
+    Probe(Box<crate::probe::ProbeArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +120,9 @@ pub(crate) struct ConnectArgs {
     /// Offer a subprotocol (repeatable, in order of preference).
     #[arg(long = "subprotocol", value_name = "NAME", help_heading = HANDSHAKE)]
     pub(crate) subprotocols: Vec<String>,
+    /// Fail when subprotocols were offered and the server selected none (as browsers do).
+    #[arg(long = "require-subprotocol", requires = "subprotocols", help_heading = HANDSHAKE)]
+    pub(crate) require_subprotocol: bool,
     /// Send this User-Agent instead of sockeye/VERSION ("" sends none).
     #[arg(short = 'A', long = "user-agent", value_name = "NAME", help_heading = HANDSHAKE)]
     pub(crate) user_agent: Option<String>,
@@ -169,6 +186,19 @@ pub(crate) struct ConnectArgs {
     /// Seconds allowed for the opening handshake.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) handshake_timeout: f64,
+    /// Send a ping after this many seconds without hearing from the server; the connection
+    /// fails (exit 4) when its pong does not come within --ping-timeout.
+    #[arg(long = "ping-interval", value_name = "SECONDS", help_heading = KEEPALIVE)]
+    pub(crate) ping_interval: Option<f64>,
+    /// With --ping-interval: seconds to wait for a ping's pong.
+    #[arg(long = "ping-timeout", default_value_t = 20.0, value_name = "SECONDS",
+          requires = "ping_interval", help_heading = KEEPALIVE)]
+    pub(crate) ping_timeout: f64,
+    /// Once connected, reconnect whenever the server closes or the connection drops (backoff
+    /// from 0.5 s doubling to 30 s, with jitter), until stdin ends; lines typed meanwhile are
+    /// sent after the reconnect.
+    #[arg(long, help_heading = KEEPALIVE)]
+    pub(crate) reconnect: bool,
     #[command(flatten)]
     pub(crate) tls: TlsArgs,
     #[command(flatten)]
@@ -224,19 +254,6 @@ pub(crate) struct TlsArgs {
     /// Seconds allowed for the TLS handshake.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) tls_timeout: f64,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port; the chosen URL is printed).
-    #[arg(short, long, default_value = "127.0.0.1:9001")]
-    pub(crate) listen: SocketAddr,
-    /// Print the trace of each connection to stderr (headers and every frame, secrets
-    /// redacted), and how each one ended.
-    #[arg(short, long)]
-    pub(crate) verbose: bool,
-    #[command(flatten)]
-    pub(crate) trace: TraceArgs,
 }
 
 /// Where the trace goes and what it shows (shared by `connect` and `serve`).

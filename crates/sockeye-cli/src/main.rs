@@ -5,10 +5,12 @@
 mod bench;
 mod commands;
 mod connect;
+mod connect_loop;
 mod demo;
 mod flags;
 mod histogram;
 mod print;
+mod probe;
 mod serve;
 mod trace;
 
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         flags::Command::Connect(args) => connect::run(&args),
         flags::Command::Serve(args) => serve::run(&args),
         flags::Command::Bench(args) => bench::run(&args),
+        flags::Command::Probe(args) => probe::run(&args),
     };
     match result {
         Ok(code) => code,

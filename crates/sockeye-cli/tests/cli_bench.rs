@@ -80,6 +80,8 @@ fn bench_by_count_reports_every_reply_in_json() {
     assert_eq!(report["binary"], true);
     assert_eq!(report["threads"], 1);
     assert_eq!(report["errors"], Value::Array(vec![]), "{report}");
+    // permessage-deflate is not offered unless asked for.
+    assert_eq!(report["compressed_connections"], 0, "{report}");
     assert!(number(&report, &["msgs_per_sec"]) > 0.0, "{report}");
     assert!(number(&report, &["mb_per_sec"]) > 0.0, "{report}");
     assert!(number(&report, &["duration_s"]) > 0.0, "{report}");
@@ -122,6 +124,16 @@ fn bench_times_messages_too_small_to_carry_a_stamp() {
     let (_server, url) = serve();
     let report = bench_json(&url, &["-n", "300", "-w", "3", "-s", "2"]);
     assert_eq!(report["messages"], 300, "{report}");
+    assert_latency_in_order(&report);
+}
+
+#[test]
+fn bench_with_deflate_still_counts_every_echo() {
+    let (_server, url) = serve();
+    let report = bench_json(&url, &["-n", "500", "-w", "4", "-s", "1k", "--deflate"]);
+    assert_eq!(report["messages"], 500, "{report}");
+    let compressed = number(&report, &["compressed_connections"]);
+    assert!(compressed == 0.0 || compressed == 1.0, "{report}");
     assert_latency_in_order(&report);
 }
 

@@ -19,6 +19,14 @@ pub enum ProtocolError {
         /// The three RSV bits, RSV1 as the highest.
         bits: u8,
     },
+    /// RSV1 on a control frame while permessage-deflate is in use: control frames are never
+    /// compressed (RFC 7692 section 6).
+    #[error("received a control frame with RSV1 set; control frames are never compressed (RFC 7692 section 6)")]
+    CompressedControlFrame,
+    /// RSV1 on a continuation frame while permessage-deflate is in use: only the first frame of
+    /// a compressed message has it (RFC 7692 section 6).
+    #[error("received a continuation frame with RSV1 set; only the first frame of a compressed message has RSV1 (RFC 7692 section 6)")]
+    CompressedContinuationFrame,
     /// An opcode in 0x3-0x7 or 0xB-0xF (section 5.2).
     #[error("received a frame with reserved opcode {0:#X} (RFC 6455 section 5.2)")]
     ReservedOpcode(u8),
@@ -99,7 +107,8 @@ pub enum ProtocolError {
         /// The configured idle timeout.
         after: std::time::Duration,
     },
-    /// An extension could not process a frame (for example, corrupt compressed data).
+    /// An extension could not process a frame (for example, compressed data that is not valid
+    /// DEFLATE: 1007, as the message's data does not fit its kind).
     #[error("extension {extension} failed: {reason}")]
     Extension {
         /// The extension's name.
@@ -122,6 +131,8 @@ impl ProtocolError {
             Self::Extension { .. } => CloseCode::InvalidPayload,
             Self::ReservedBitsSet { .. }
             | Self::ReservedOpcode(_)
+            | Self::CompressedControlFrame
+            | Self::CompressedContinuationFrame
             | Self::FragmentedControlFrame
             | Self::ControlFrameTooLong(_)
             | Self::UnmaskedFrameFromClient
@@ -170,6 +181,10 @@ pub enum SendError {
     /// inside one.
     #[error("cannot send: {0}")]
     FragmentOrder(&'static str),
+    /// permessage-deflate could not compress the message (a zlib failure; the compressor's
+    /// state is unknown afterwards, so close the connection).
+    #[error("cannot send: compressing the message failed ({0}); close the connection")]
+    Compression(String),
 }
 
 #[cfg(test)]

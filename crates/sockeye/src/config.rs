@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sockeye_proto::extensions::deflate::{self, DeflateConfig, PerMessageDeflate};
+use sockeye_proto::extensions::ExtensionOffer;
 use sockeye_proto::handshake::{ClientHandshake, ClientRequest, DEFAULT_MAX_HEADER_BYTES};
+use sockeye_proto::{Connection, Role};
 use url::Url;
 
 use crate::error::Error;
@@ -209,6 +212,9 @@ pub struct ClientConfig {
     pub origin: Option<String>,
     /// Subprotocols to offer, in order of preference.
     pub subprotocols: Vec<String>,
+    /// Fail with [`Error::SubprotocolNotSelected`] when subprotocols were offered and the server
+    /// selected none (as browsers do). Default: off, as RFC 6455 allows a server to select none.
+    pub require_subprotocol: bool,
     /// Extension offers, each a full `Sec-WebSocket-Extensions` element.
     pub extensions: Vec<String>,
     /// Extra request headers, in order; repeats are kept. A `Host`, `Origin`, `User-Agent`,
@@ -272,6 +278,11 @@ pub struct ClientConfig {
     pub max_header_bytes: usize,
     /// Limits and switches of the connection once open.
     pub protocol: sockeye_proto::Config,
+    /// permessage-deflate (RFC 7692): offered as [`DeflateConfig::offer`] says and used when
+    /// the server accepts it. Default: on, offering `permessage-deflate; client_max_window_bits`
+    /// (as Python's `websockets` does); messages under 32 bytes are sent uncompressed. `None`
+    /// offers nothing. An offer written in [`extensions`](Self::extensions) replaces this one.
+    pub compression: Option<DeflateConfig>,
     /// Show secrets (`Authorization`, `Cookie`, URL credentials, `?token=`…) in this
     /// connection's trace instead of `[redacted]` (see [`crate::redact`]). Default: off.
     pub show_secrets: bool,
@@ -295,6 +306,7 @@ impl ClientConfig {
             target,
             origin: None,
             subprotocols: Vec::new(),
+            require_subprotocol: false,
             extensions: Vec::new(),
             headers: Vec::new(),
             host_header: None,
@@ -313,6 +325,7 @@ impl ClientConfig {
             mask_keys: MaskKeys::Random,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             protocol: sockeye_proto::Config::default(),
+            compression: Some(DeflateConfig::default()),
             show_secrets: false,
             trace_preview_bytes: crate::trace::DEFAULT_PREVIEW_BYTES,
             tls: TlsOptions::default(),
@@ -329,6 +342,12 @@ impl ClientConfig {
     /// Offers a subprotocol (repeatable).
     pub fn subprotocol(mut self, protocol: impl Into<String>) -> Self {
         self.subprotocols.push(protocol.into());
+        self
+    }
+
+    /// Requires the server to select one of the offered subprotocols (see the field).
+    pub fn require_subprotocol(mut self, require: bool) -> Self {
+        self.require_subprotocol = require;
         self
     }
 
@@ -481,6 +500,13 @@ impl ClientConfig {
         self
     }
 
+    /// Sets permessage-deflate's settings, or turns it off with `None` (see
+    /// [`compression`](Self::compression)).
+    pub fn compression(mut self, compression: Option<DeflateConfig>) -> Self {
+        self.compression = compression;
+        self
+    }
+
     /// Shows secrets in this connection's trace (or hides them, the default).
     pub fn show_secrets(mut self, show: bool) -> Self {
         self.show_secrets = show;
@@ -508,6 +534,14 @@ impl ClientConfig {
         request.origin = self.origin.clone().filter(|_| given("Origin").is_none());
         request.subprotocols = self.subprotocols.clone();
         request.extensions = self.extensions.clone();
+        let offered_by_hand = self
+            .extensions
+            .iter()
+            .flat_map(|offer| ExtensionOffer::parse_list(offer))
+            .any(|offer| deflate::is_permessage_deflate(&offer));
+        if let (Some(compression), false) = (&self.compression, offered_by_hand) {
+            request.extensions.push(compression.offer().to_string());
+        }
         let generated = [
             ("User-Agent", &self.user_agent),
             ("Authorization", &self.authorization),
@@ -539,6 +573,29 @@ impl ClientConfig {
         // A fixed nonce: only the encoding and its checks matter here.
         ClientHandshake::with_nonce(self.request(), [0; 16])?;
         Ok(())
+    }
+
+    /// The open connection after a handshake whose response agreed on `deflate`.
+    pub(crate) fn connection(&self, deflate: Option<PerMessageDeflate>) -> Connection {
+        let conn = Connection::with_mask_keys(
+            Role::Client,
+            self.protocol.clone(),
+            self.mask_keys.source(),
+        );
+        with_deflate(conn, deflate, self.compression.as_ref())
+    }
+}
+
+/// `conn` with permessage-deflate on when the handshake agreed on it (with `compression`'s
+/// level and threshold, or the defaults when the offer was written by hand).
+fn with_deflate(
+    conn: Connection,
+    agreed: Option<PerMessageDeflate>,
+    compression: Option<&DeflateConfig>,
+) -> Connection {
+    match agreed {
+        Some(agreed) => conn.with_deflate(agreed, &compression.cloned().unwrap_or_default()),
+        None => conn,
     }
 }
 
@@ -596,6 +653,11 @@ pub struct ServerConfig {
     pub handshake_timeout: Option<Duration>,
     /// Limits and switches of the connection once open.
     pub protocol: sockeye_proto::Config,
+    /// permessage-deflate (RFC 7692): the first acceptable offer of a client is accepted and
+    /// answered. Default: on, with [`DeflateConfig::server_default`] (a 12-bit window for what
+    /// the server sends, and for what the client sends when it accepts a limit, as Python's
+    /// `websockets`); messages under 32 bytes are sent uncompressed. `None` accepts no offer.
+    pub compression: Option<DeflateConfig>,
     /// Show secrets (`Authorization`, `Cookie`, `?token=`…) in the trace of the connections
     /// instead of `[redacted]`. Default: off.
     pub show_secrets: bool,
@@ -610,9 +672,18 @@ impl Default for ServerConfig {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             handshake_timeout: Some(Duration::from_secs(10)),
             protocol: sockeye_proto::Config::default(),
+            compression: Some(DeflateConfig::server_default()),
             show_secrets: false,
             trace_preview_bytes: crate::trace::DEFAULT_PREVIEW_BYTES,
         }
+    }
+}
+
+impl ServerConfig {
+    /// The open connection after a handshake that agreed on `deflate`.
+    pub(crate) fn connection(&self, deflate: Option<PerMessageDeflate>) -> Connection {
+        let conn = Connection::new(Role::Server, self.protocol.clone());
+        with_deflate(conn, deflate, self.compression.as_ref())
     }
 }
 

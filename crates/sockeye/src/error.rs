@@ -45,7 +45,11 @@ impl fmt::Display for Stage {
 }
 
 /// Everything that can go wrong, with the stage, the cause and what to try.
-#[derive(Debug, Error)]
+///
+/// `Debug` is written by hand so that it hides secrets as `Display` does (URL credentials and
+/// secret parameters, secret headers and cookies in a refusal, its body); see
+/// [`Error::unredacted`]. [`Error::diagnosis`] says why, with evidence and a hint.
+#[derive(Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The URL cannot be used.
@@ -156,6 +160,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The client offered subprotocols and requires one
+    /// ([`ClientConfig::require_subprotocol`](crate::ClientConfig::require_subprotocol)), but the
+    /// server selected none.
+    #[error("the server selected none of the offered subprotocols ({}), and one is required", offered.join(", "))]
+    SubprotocolNotSelected {
+        /// The subprotocols the client offered.
+        offered: Vec<String>,
+    },
 }
 
 fn tcp_hint(err: &io::Error) -> &'static str {
@@ -205,7 +217,7 @@ impl Error {
                 HandshakeError::InvalidHeader { .. } => Stage::Url,
                 _ => Stage::Handshake,
             },
-            Self::Rejected { .. } => Stage::Handshake,
+            Self::Rejected { .. } | Self::SubprotocolNotSelected { .. } => Stage::Handshake,
             Self::Redirect { .. } => Stage::Http,
             Self::Protocol(_) | Self::Send(_) | Self::ConnectionClosed => Stage::Open,
             #[cfg(feature = "tls")]
@@ -244,5 +256,175 @@ struct Unredacted<'a>(&'a Error);
 impl fmt::Display for Unredacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         crate::redact::showing_secrets(|| fmt::Display::fmt(self.0, f))
+    }
+}
+
+/// Like the derived `Debug`, with what `Display` hides hidden too (unless formatted inside
+/// [`Error::unredacted`]).
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::redact::{error_text, error_url};
+        match self {
+            Self::InvalidUrl { url, why, hint } => f
+                .debug_struct("InvalidUrl")
+                .field("url", &error_url(url))
+                .field("why", &error_text(why))
+                .field("hint", hint)
+                .finish(),
+            Self::Unsupported(text) => f
+                .debug_tuple("Unsupported")
+                .field(&error_text(text))
+                .finish(),
+            Self::Dns { host, source } => f
+                .debug_struct("Dns")
+                .field("host", host)
+                .field("source", source)
+                .finish(),
+            Self::Connect { addr, source } => f
+                .debug_struct("Connect")
+                .field("addr", addr)
+                .field("source", source)
+                .finish(),
+            Self::Timeout { stage, after } => f
+                .debug_struct("Timeout")
+                .field("stage", stage)
+                .field("after", after)
+                .finish(),
+            Self::Handshake(err) => f
+                .debug_tuple("Handshake")
+                .field(&RedactedHandshake(err))
+                .finish(),
+            Self::Redirect {
+                status,
+                from,
+                location,
+                why,
+            } => f
+                .debug_struct("Redirect")
+                .field("status", status)
+                .field("from", &error_url(from))
+                .field("location", &error_url(location))
+                .field("why", &error_text(why))
+                .finish(),
+            Self::Rejected { status } => f
+                .debug_struct("Rejected")
+                .field("status", status)
+                .finish(),
+            Self::Protocol(err) => f.debug_tuple("Protocol").field(err).finish(),
+            Self::Send(err) => f.debug_tuple("Send").field(err).finish(),
+            Self::Io { stage, source } => f
+                .debug_struct("Io")
+                .field("stage", stage)
+                .field("source", source)
+                .finish(),
+            Self::ConnectionClosed => f.write_str("ConnectionClosed"),
+            #[cfg(feature = "tls")]
+            Self::Tls(problem) => match problem {
+                crate::transport::tls::TlsProblem::NotTls { received } => {
+                    let received = received
+                        .as_deref()
+                        .map(|bytes| error_text(&String::from_utf8_lossy(bytes)));
+                    f.debug_tuple("Tls")
+                        .field(&format_args!("NotTls {{ received: {received:?} }}"))
+                        .finish()
+                }
+                other => f.debug_tuple("Tls").field(other).finish(),
+            },
+            Self::Proxy {
+                proxy,
+                reason,
+                hint,
+            } => f
+                .debug_struct("Proxy")
+                .field("proxy", &error_text(proxy))
+                .field("reason", &RedactedProxy(reason))
+                .field("hint", hint)
+                .finish(),
+            Self::ProxyUnreachable { proxy, source } => f
+                .debug_struct("ProxyUnreachable")
+                .field("proxy", &error_text(proxy))
+                .field("source", source)
+                .finish(),
+            Self::SubprotocolNotSelected { offered } => f
+                .debug_struct("SubprotocolNotSelected")
+                .field("offered", offered)
+                .finish(),
+        }
+    }
+}
+
+/// Headers as `Debug` shows them: `[("Set-Cookie", "sid=[redacted]; Path=/")]`.
+struct RedactedHeaders<'a>(&'a sockeye_proto::handshake::Headers);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(name, value)| (name, crate::redact::error_header(name, value))),
+            )
+            .finish()
+    }
+}
+
+/// A body as `Debug` shows it: as text, secrets hidden.
+fn redacted_body(body: &[u8]) -> String {
+    crate::redact::error_text(&String::from_utf8_lossy(body))
+}
+
+/// A [`HandshakeError`] as `Debug` shows it, headers, bodies and previews redacted.
+struct RedactedHandshake<'a>(&'a HandshakeError);
+
+impl fmt::Debug for RedactedHandshake<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            HandshakeError::UnexpectedStatus {
+                status,
+                reason,
+                headers,
+                body,
+            } => f
+                .debug_struct("UnexpectedStatus")
+                .field("status", status)
+                .field("reason", reason)
+                .field("headers", &RedactedHeaders(headers))
+                .field("body", &redacted_body(body))
+                .finish(),
+            HandshakeError::MalformedHttp { why, preview } => f
+                .debug_struct("MalformedHttp")
+                .field("why", why)
+                .field("preview", &crate::redact::error_text(preview))
+                .finish(),
+            other => fmt::Debug::fmt(other, f),
+        }
+    }
+}
+
+/// A proxy's refusal as `Debug` shows it, headers and page redacted.
+struct RedactedProxy<'a>(&'a sockeye_proto::proxy::ProxyError);
+
+impl fmt::Debug for RedactedProxy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            sockeye_proto::proxy::ProxyError::HttpRefused {
+                destination,
+                status,
+                reason,
+                headers,
+                body,
+                sent_credentials,
+                ..
+            } => f
+                .debug_struct("HttpRefused")
+                .field("destination", destination)
+                .field("status", status)
+                .field("reason", reason)
+                .field("headers", &RedactedHeaders(headers))
+                .field("body", &redacted_body(body))
+                .field("sent_credentials", sent_credentials)
+                .finish(),
+            other => fmt::Debug::fmt(other, f),
+        }
     }
 }

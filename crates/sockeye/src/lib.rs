@@ -16,6 +16,9 @@
 //! - [`ClientConfig`] and [`ServerConfig`]: every option, shared by all front-ends.
 //! - [`trace`]: the handshake and every frame as `tracing` events, with ready human and JSON
 //!   formatters ([`trace::enable_stderr`]); [`redact`] hides secrets in traces and errors.
+//! - [`diagnose`]: why a connection failed ([`Error::diagnosis`]: stage, cause, evidence,
+//!   hint), and [`ConnectReport`] (`connect_with_report`): how long each stage took, the heads
+//!   and the TLS session.
 //!
 //! ```no_run
 //! use sockeye::{blocking, Message};
@@ -38,6 +41,7 @@
 pub mod app;
 pub mod blocking;
 mod config;
+pub mod diagnose;
 mod error;
 mod mask_keys;
 pub mod redact;
@@ -49,6 +53,7 @@ pub mod transport;
 
 pub use config::DEFAULT_USER_AGENT;
 pub use config::{ClientConfig, ServerConfig, Target};
+pub use diagnose::{ConnectReport, Diagnosis};
 pub use error::{Error, Stage};
 pub use mask_keys::MaskKeys;
 pub use sockeye_proto as proto;

@@ -600,6 +600,15 @@ pub(crate) fn error_url(input: &str) -> Cow<'_, str> {
     }
 }
 
+/// A header value as an error message shows it: redacted unless [`showing_secrets`] is running.
+pub(crate) fn error_header<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
+    if SHOW_SECRETS.with(Cell::get) {
+        Cow::Borrowed(value)
+    } else {
+        header(name, value)
+    }
+}
+
 /// Free text as an error message shows it: redacted unless [`showing_secrets`] is running.
 pub(crate) fn error_text(input: &str) -> String {
     if SHOW_SECRETS.with(Cell::get) {

@@ -80,7 +80,7 @@ pub(crate) fn next_hop(
 }
 
 /// `location` resolved against the request URL, with `http(s)://` mapped to `ws(s)://`.
-fn resolve(target: &Target, location: &str) -> Result<Url, String> {
+pub(crate) fn resolve(target: &Target, location: &str) -> Result<Url, String> {
     // The base is the URL the request went to, as `ws(s)://Host/target`: that also works for
     // `ws+unix://` URLs, whose paths hold the socket path.
     let scheme = if target.secure { "wss" } else { "ws" };

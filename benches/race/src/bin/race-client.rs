@@ -214,7 +214,10 @@ impl AnyClient {
         let mut stream = connect(url).await?;
         Ok(match library {
             "sockeye" => {
-                let config = ClientConfig::new(url).map_err(|err| err.to_string())?;
+                // No permessage-deflate: the peers do not compress either.
+                let config = ClientConfig::new(url)
+                    .map_err(|err| err.to_string())?
+                    .compression(None);
                 let (socket, _) = sockeye::tokio::client_async(stream, &config)
                     .await
                     .map_err(|err| err.to_string())?;

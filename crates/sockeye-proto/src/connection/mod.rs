@@ -20,6 +20,9 @@
 //!
 //! Buffers: the connection owns one input and one output buffer. Received payloads are split off
 //! the input buffer without copying; sending copies the payload once into the output buffer.
+//!
+//! permessage-deflate (RFC 7692), when the handshake negotiated it, is switched on with
+//! [`Connection::with_deflate`] before any data flows; see [`crate::extensions::deflate`].
 
 pub mod close;
 pub mod keepalive;
@@ -27,8 +30,9 @@ pub mod keepalive;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{ProtocolError, SendError};
+use crate::extensions::deflate::{DeflateCodec, DeflateConfig, PerMessageDeflate};
 use crate::frame::codec::MAX_PAYLOAD_RESERVE;
-use crate::frame::header::FrameHeader;
+use crate::frame::header::{FrameHeader, RSV1};
 use crate::frame::mask::apply_mask_at;
 use crate::frame::{encode_frame, Frame, OpCode};
 use crate::message::utf8::Utf8Validator;
@@ -76,7 +80,9 @@ pub struct Config {
     /// as soon as their header arrives.
     pub max_frame_size: usize,
     /// Largest message accepted (all fragments together), in bytes. Default 64 MiB. Larger
-    /// messages fail with 1009 as soon as the frame that crosses the limit announces itself.
+    /// messages fail with 1009 as soon as the frame that crosses the limit announces itself; a
+    /// compressed message (permessage-deflate) counts its inflated size, and fails as soon as
+    /// inflating it crosses the limit.
     pub max_message_size: usize,
     /// Validate text as it arrives and fail with 1007 at the first invalid sequence. Default on.
     /// Off: invalid text is delivered with U+FFFD replacement characters instead of failing.
@@ -122,9 +128,13 @@ enum DataKind {
 #[derive(Debug)]
 struct IncomingFrame {
     header: FrameHeader,
-    /// Payload bytes at the front of the input buffer already unmasked (and validated, for text).
+    /// Payload bytes at the front of the input buffer already unmasked (and validated, for text;
+    /// inflated, when compressed).
     unmasked: usize,
+    /// The message is text to validate (its inflated bytes, when compressed).
     validate_utf8: bool,
+    /// The payload is part of a compressed message (permessage-deflate).
+    compressed: bool,
 }
 
 /// The fragmented message being received.
@@ -132,8 +142,11 @@ struct IncomingFrame {
 struct IncomingMessage {
     kind: DataKind,
     size: u64,
-    /// Assembled fragments (unused when delivering frames).
+    /// Assembled fragments (unused when delivering frames, and for compressed messages, which
+    /// the inflater assembles).
     parts: BytesMut,
+    /// The message is compressed (RSV1 on its first frame).
+    compressed: bool,
 }
 
 /// One WebSocket connection after the opening handshake: a sans-I/O state machine.
@@ -163,6 +176,10 @@ pub struct Connection {
     message: Option<IncomingMessage>,
     utf8: Utf8Validator,
     sending_fragmented: Option<DataKind>,
+    /// permessage-deflate, when negotiated.
+    deflate: Option<Box<DeflateCodec>>,
+    /// The fragmented message being sent is compressed.
+    sending_compressed: bool,
     close_sent: Option<Option<CloseFrame>>,
     close_received: Option<Option<CloseFrame>>,
     eof: bool,
@@ -200,6 +217,8 @@ impl Connection {
             message: None,
             utf8: Utf8Validator::new(),
             sending_fragmented: None,
+            deflate: None,
+            sending_compressed: false,
             close_sent: None,
             close_received: None,
             eof: false,
@@ -207,6 +226,30 @@ impl Connection {
             observer: None,
             auto_reply_queued: false,
         }
+    }
+
+    /// Turns on permessage-deflate (RFC 7692) with the parameters the opening handshake agreed
+    /// on and this side's settings (`config`: compression level, smallest message compressed).
+    /// Call it before any data is received or sent; the front-ends do so right after the
+    /// handshake.
+    ///
+    /// ```
+    /// use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
+    /// use sockeye_proto::{Config, Connection, Message, Role};
+    ///
+    /// let mut client = Connection::new(Role::Client, Config::default())
+    ///     .with_deflate(PerMessageDeflate::default(), &DeflateConfig::default());
+    /// // "Hello", compressed, from RFC 7692 section 7.2.3.1.
+    /// client.receive_data(&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    /// assert_eq!(client.next_message().unwrap(), Some(Message::text("Hello")));
+    /// ```
+    pub fn with_deflate(mut self, agreed: PerMessageDeflate, config: &DeflateConfig) -> Self {
+        self.deflate = Some(Box::new(DeflateCodec::new(
+            self.role == Role::Server,
+            agreed,
+            config,
+        )));
+        self
     }
 
     /// Installs (or removes) an observer that sees every frame sent and received and the
@@ -225,6 +268,11 @@ impl Connection {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The permessage-deflate parameters in force, if the extension is on.
+    pub fn deflate(&self) -> Option<&PerMessageDeflate> {
+        self.deflate.as_deref().map(DeflateCodec::agreed)
     }
 
     /// Where the close handshake stands.
@@ -363,6 +411,9 @@ impl Connection {
         self.input.clear();
         self.frame = None;
         self.message = None;
+        if let Some(codec) = &mut self.deflate {
+            codec.inflater.clear();
+        }
         if let Some(observer) = &mut self.observer {
             observer.failed(&error);
         }
@@ -381,8 +432,11 @@ impl Connection {
     }
 
     /// Checks a header against the connection's rules, before any of its payload is read.
-    fn check_header(&mut self, header: &FrameHeader) -> Result<bool, ProtocolError> {
-        if header.rsv != 0 {
+    /// Returns whether the frame's message is text to validate, and whether it is compressed.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(bool, bool), ProtocolError> {
+        // RSV1 is permessage-deflate's "compressed" bit (RFC 7692 section 6) once negotiated.
+        let rsv1 = header.rsv & RSV1 != 0;
+        if header.rsv & !RSV1 != 0 || (rsv1 && self.deflate.is_none()) {
             return Err(ProtocolError::ReservedBitsSet { bits: header.rsv });
         }
         if let OpCode::Reserved(bits) = header.opcode {
@@ -394,13 +448,19 @@ impl Connection {
             _ => {}
         }
         if header.opcode.is_control() {
+            if rsv1 {
+                return Err(ProtocolError::CompressedControlFrame);
+            }
             if !header.fin {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
             if header.payload_len > 125 {
                 return Err(ProtocolError::ControlFrameTooLong(header.payload_len));
             }
-            return Ok(false);
+            return Ok((false, false));
+        }
+        if rsv1 && header.opcode == OpCode::Continuation {
+            return Err(ProtocolError::CompressedContinuationFrame);
         }
         if header.payload_len > self.config.max_frame_size as u64 {
             return Err(ProtocolError::FrameTooLarge {
@@ -417,9 +477,14 @@ impl Connection {
             (OpCode::Text, None) => DataKind::Text,
             (_, None) => DataKind::Binary,
         };
+        let compressed = self
+            .message
+            .as_ref()
+            .map_or(rsv1, |message| message.compressed);
         let so_far = self.message.as_ref().map_or(0, |message| message.size);
         let size = so_far + header.payload_len;
-        if size > self.config.max_message_size as u64 {
+        // A compressed message's limit applies to its inflated size, counted as it is inflated.
+        if !compressed && size > self.config.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
                 size,
                 limit: self.config.max_message_size,
@@ -427,8 +492,14 @@ impl Connection {
         }
         if header.opcode != OpCode::Continuation {
             self.utf8.reset();
+            if let (true, Some(codec)) = (compressed, &mut self.deflate) {
+                codec.inflater.start_message();
+            }
         }
-        Ok(kind == DataKind::Text && self.config.validate_utf8)
+        Ok((
+            kind == DataKind::Text && self.config.validate_utf8,
+            compressed,
+        ))
     }
 
     /// Parses the next frame off the input buffer; unmasks and validates text as it arrives.
@@ -437,12 +508,13 @@ impl Connection {
             let Some((header, header_len)) = FrameHeader::parse(&self.input)? else {
                 return Ok(None);
             };
-            let validate_utf8 = self.check_header(&header)?;
+            let (validate_utf8, compressed) = self.check_header(&header)?;
             self.input.advance(header_len);
             self.frame = Some(IncomingFrame {
                 header,
                 unmasked: 0,
                 validate_utf8,
+                compressed,
             });
         }
         let Some(frame) = self.frame.as_mut() else {
@@ -450,14 +522,21 @@ impl Connection {
         };
         let len = frame.header.payload_len as usize;
         let available = self.input.len().min(len);
-        if frame.validate_utf8 && available > frame.unmasked {
+        if (frame.validate_utf8 || frame.compressed) && available > frame.unmasked {
             let arrived = &mut self.input[frame.unmasked..available];
             if let Some(key) = frame.header.mask {
                 apply_mask_at(arrived, key, frame.unmasked);
             }
-            // The validator spans the whole message (reset only when one starts), so its offset
-            // is already counted from the start of the message.
-            if let Err(err) = self.utf8.feed(arrived) {
+            if frame.compressed {
+                // Inflated as it arrives: the size limit and the text checks see the inflated
+                // bytes step by step.
+                if let Some(codec) = &mut self.deflate {
+                    let utf8 = frame.validate_utf8.then_some(&mut self.utf8);
+                    inflate(codec, arrived, self.config.max_message_size, utf8, false)?;
+                }
+            } else if let Err(err) = self.utf8.feed(arrived) {
+                // The validator spans the whole message (reset only when one starts), so its
+                // offset is already counted from the start of the message.
                 return Err(ProtocolError::InvalidUtf8 { offset: err.offset });
             }
             frame.unmasked = available;
@@ -470,6 +549,15 @@ impl Connection {
         let mut payload = self.input.split_to(len);
         if let Some(key) = frame.header.mask {
             apply_mask_at(&mut payload[frame.unmasked..], key, frame.unmasked);
+        }
+        if let (true, true, Some(codec)) = (frame.compressed, frame.header.fin, &mut self.deflate) {
+            // The end of a compressed message: inflate the tail its sender removed. A last
+            // frame with no payload at all (some zlib-based senders make one for an empty
+            // message) ends where a flush ended; the tail would open a block that never ends.
+            if len > 0 {
+                let utf8 = frame.validate_utf8.then_some(&mut self.utf8);
+                inflate(codec, &[], self.config.max_message_size, utf8, true)?;
+            }
         }
         let header = frame.header;
         self.frame = None;
@@ -544,6 +632,10 @@ impl Connection {
                 .as_ref()
                 .map_or(DataKind::Binary, |message| message.kind),
         };
+        let compressed = self
+            .message
+            .as_ref()
+            .map_or(frame.header.rsv & RSV1 != 0, |m| m.compressed);
         let size_before = self.message.as_ref().map_or(0, |m| m.size);
         let size = size_before + frame.payload.len() as u64;
         if fin && kind == DataKind::Text && self.config.validate_utf8 {
@@ -557,15 +649,51 @@ impl Connection {
                 kind,
                 size,
                 parts: BytesMut::new(),
+                compressed,
             });
-            return Ok(Some(Message::Frame(frame)));
+            return Ok(Some(Message::Frame(match (compressed, &mut self.deflate) {
+                // Delivered inflated, as the frame of an uncompressed message would be.
+                (true, Some(codec)) => {
+                    let payload = codec.inflater.take_output();
+                    let mut header = frame.header;
+                    header.rsv &= !RSV1;
+                    header.payload_len = payload.len() as u64;
+                    Frame { header, payload }
+                }
+                _ => frame,
+            })));
+        }
+        if let (true, Some(codec)) = (compressed, &mut self.deflate) {
+            // The inflater assembles a compressed message.
+            if !fin {
+                match &mut self.message {
+                    Some(message) => message.size = size,
+                    None => {
+                        self.message = Some(IncomingMessage {
+                            kind,
+                            size,
+                            parts: BytesMut::new(),
+                            compressed,
+                        })
+                    }
+                }
+                return Ok(None);
+            }
+            self.message = None;
+            let payload = codec.inflater.take_output();
+            return Ok(Some(data_message(kind, payload, self.config.validate_utf8)));
         }
         let payload = match (self.message.take(), fin) {
             (None, true) => frame.payload,
             (None, false) => {
                 let mut parts = BytesMut::with_capacity(frame.payload.len() * 2);
                 parts.extend_from_slice(&frame.payload);
-                self.message = Some(IncomingMessage { kind, size, parts });
+                self.message = Some(IncomingMessage {
+                    kind,
+                    size,
+                    parts,
+                    compressed,
+                });
                 return Ok(None);
             }
             (Some(mut message), fin) => {
@@ -578,13 +706,7 @@ impl Connection {
                 message.parts.freeze()
             }
         };
-        Ok(Some(match kind {
-            DataKind::Binary => Message::Binary(payload),
-            DataKind::Text if self.config.validate_utf8 => {
-                Message::Text(Utf8Bytes::from_validated(payload))
-            }
-            DataKind::Text => Message::Text(Utf8Bytes::from_bytes_lossy(payload)),
-        }))
+        Ok(Some(data_message(kind, payload, self.config.validate_utf8)))
     }
 
     // ----- sending -----
@@ -628,14 +750,49 @@ impl Connection {
             DataKind::Text => OpCode::Text,
             DataKind::Binary => OpCode::Binary,
         };
-        self.write_frame(fin, 0, opcode, payload);
+        let compress = self
+            .deflate
+            .as_ref()
+            .is_some_and(|codec| codec.deflater.wants(payload.len(), fin));
+        if compress {
+            // RSV1 on the first frame only (RFC 7692 section 6).
+            self.write_compressed(fin, RSV1, opcode, payload)?;
+        } else {
+            self.write_frame(fin, 0, opcode, payload);
+        }
         if !fin {
             self.sending_fragmented = Some(kind);
+            self.sending_compressed = compress;
         }
         Ok(())
     }
 
-    /// Queues a text message as one frame.
+    /// Queues one frame of a compressed message: its payload compressed, the sync-flush tail
+    /// removed from the last one (RFC 7692 section 7.2.1).
+    fn write_compressed(
+        &mut self,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let Some(codec) = &mut self.deflate else {
+            self.write_frame(fin, 0, opcode, payload);
+            return Ok(());
+        };
+        let compressed = codec
+            .deflater
+            .compress(payload, fin)
+            .map_err(SendError::Compression)?;
+        self.write_frame(fin, rsv, opcode, &compressed);
+        if let Some(codec) = &mut self.deflate {
+            codec.deflater.recycle(compressed);
+        }
+        Ok(())
+    }
+
+    /// Queues a text message as one frame (compressed when permessage-deflate is on and the
+    /// message has at least [`DeflateConfig::min_size`] bytes).
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send_data(DataKind::Text, text.as_bytes(), true)
     }
@@ -665,9 +822,14 @@ impl Connection {
                 "no fragmented message is in progress; start one with send_first_fragment",
             ));
         }
-        self.write_frame(fin, 0, OpCode::Continuation, payload);
+        if self.sending_compressed {
+            self.write_compressed(fin, 0, OpCode::Continuation, payload)?;
+        } else {
+            self.write_frame(fin, 0, OpCode::Continuation, payload);
+        }
         if fin {
             self.sending_fragmented = None;
+            self.sending_compressed = false;
         }
         Ok(())
     }
@@ -768,5 +930,36 @@ impl Connection {
     pub fn should_flush(&self) -> bool {
         self.output.len() >= OUTPUT_HIGH_WATER
             || (self.auto_reply_queued && !self.has_buffered_frame())
+    }
+}
+
+/// A whole text or binary message (text already validated when `validated`).
+fn data_message(kind: DataKind, payload: Bytes, validated: bool) -> Message {
+    match kind {
+        DataKind::Binary => Message::Binary(payload),
+        DataKind::Text if validated => Message::Text(Utf8Bytes::from_validated(payload)),
+        DataKind::Text => Message::Text(Utf8Bytes::from_bytes_lossy(payload)),
+    }
+}
+
+/// Inflates part of a compressed message (`data`, or the removed tail when `finish`), enforcing
+/// the message size limit and validating inflated text step by step.
+fn inflate(
+    codec: &mut DeflateCodec,
+    data: &[u8],
+    limit: usize,
+    mut utf8: Option<&mut Utf8Validator>,
+    finish: bool,
+) -> Result<(), ProtocolError> {
+    let check = |inflated: &[u8]| match utf8.as_mut() {
+        Some(validator) => validator
+            .feed(inflated)
+            .map_err(|err| ProtocolError::InvalidUtf8 { offset: err.offset }),
+        None => Ok(()),
+    };
+    if finish {
+        codec.inflater.finish_message(limit, check)
+    } else {
+        codec.inflater.inflate(data, limit, check)
     }
 }

@@ -1,4 +1,7 @@
-//! Extension negotiation headers (RFC 6455 section 9.1): parsing `Sec-WebSocket-Extensions`.
+//! Extension negotiation headers (RFC 6455 section 9.1): parsing `Sec-WebSocket-Extensions`,
+//! and permessage-deflate (RFC 7692) in [`deflate`].
+
+pub mod deflate;
 
 use std::fmt;
 

@@ -2,6 +2,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::extensions::deflate::{self, DeflateProblem, PerMessageDeflate};
 use crate::extensions::ExtensionOffer;
 use crate::handshake::accept::{accept_key, encode_key};
 use crate::handshake::headers::{check_header, write_header, Headers};
@@ -127,6 +128,10 @@ pub struct Response {
     pub subprotocol: Option<String>,
     /// The extensions the server accepted.
     pub extensions: Vec<ExtensionOffer>,
+    /// The permessage-deflate parameters in force, when the server accepted the extension
+    /// (checked against the offer, RFC 7692 section 7.1): give them to
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate).
+    pub deflate: Option<PerMessageDeflate>,
     /// The response head exactly as received (status line and headers, up to the blank line).
     pub head: Bytes,
     /// The request head this response answers, exactly as sent.
@@ -375,15 +380,53 @@ impl ClientHandshake {
                 offered,
             });
         }
+        let deflate = self.check_deflate(&extensions)?;
         Ok(Response {
             status,
             reason,
             headers,
             subprotocol,
             extensions,
+            deflate,
             head,
             request: Bytes::copy_from_slice(&self.request_bytes),
         })
+    }
+}
+
+impl ClientHandshake {
+    /// Checks an accepted `permessage-deflate` against the offers (RFC 7692 section 7.1).
+    fn check_deflate(
+        &self,
+        accepted: &[ExtensionOffer],
+    ) -> Result<Option<PerMessageDeflate>, HandshakeError> {
+        let answers: Vec<&ExtensionOffer> = accepted
+            .iter()
+            .filter(|ext| deflate::is_permessage_deflate(ext))
+            .collect();
+        let invalid = |problem| HandshakeError::DeflateResponse {
+            response: answers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            problem,
+        };
+        match answers.as_slice() {
+            [] => Ok(None),
+            [answer] => {
+                let offers: Vec<ExtensionOffer> = self
+                    .request
+                    .extensions
+                    .iter()
+                    .flat_map(|offer| ExtensionOffer::parse_list(offer))
+                    .collect();
+                deflate::check_response(&offers, answer)
+                    .map(Some)
+                    .map_err(invalid)
+            }
+            _ => Err(invalid(DeflateProblem::AcceptedTwice)),
+        }
     }
 }
 

@@ -108,6 +108,15 @@ pub enum HandshakeError {
         /// The extensions the client offered.
         offered: Vec<String>,
     },
+    /// The server's `permessage-deflate` answer breaks RFC 7692 (section 5 or 7.1): the client
+    /// must fail the connection.
+    #[error("the server's permessage-deflate response {response:?} is invalid: {problem}")]
+    DeflateResponse {
+        /// The response element (or elements) as received.
+        response: String,
+        /// What is wrong with it.
+        problem: crate::extensions::deflate::DeflateProblem,
+    },
     /// The transport ended before the handshake finished.
     #[error("the connection closed during the handshake after {received} bytes of reply: the server or a proxy dropped it")]
     ClosedDuringHandshake {

@@ -2,6 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::extensions::deflate::{self, DeflateConfig, DeflateProblem, PerMessageDeflate};
 use crate::extensions::ExtensionOffer;
 use crate::handshake::accept::{accept_key, is_valid_key};
 use crate::handshake::headers::{check_header, write_header, Headers};
@@ -270,6 +271,51 @@ pub fn accept_headers(request: &Request, accept: &Accept) -> Result<Headers, Han
         headers.push(name.as_str(), value.as_str());
     }
     Ok(headers)
+}
+
+/// Negotiates permessage-deflate (RFC 7692) for `request` once the accept hook chose `accept`:
+///
+/// - when the hook accepted `permessage-deflate` itself (in [`Accept::extensions`]), its answer
+///   is checked against the client's offers as a client would check it, and its parameters are
+///   returned;
+/// - otherwise, with a `config`, the first offer it can accept is answered: the element is
+///   added to [`Accept::extensions`] and the parameters are returned (give them to
+///   [`Connection::with_deflate`](crate::Connection::with_deflate));
+/// - otherwise `None`: no offer, none acceptable, or compression off. The connection runs
+///   uncompressed.
+pub fn negotiate_deflate(
+    request: &Request,
+    accept: &mut Accept,
+    config: Option<&DeflateConfig>,
+) -> Result<Option<PerMessageDeflate>, HandshakeError> {
+    let offers = request.extensions();
+    if let Some(chosen) = &accept.extensions {
+        let answers: Vec<ExtensionOffer> = ExtensionOffer::parse_list(chosen)
+            .into_iter()
+            .filter(deflate::is_permessage_deflate)
+            .collect();
+        let invalid = |problem| HandshakeError::DeflateResponse {
+            response: chosen.clone(),
+            problem,
+        };
+        match answers.as_slice() {
+            [] => {}
+            [answer] => {
+                return deflate::check_response(&offers, answer)
+                    .map(Some)
+                    .map_err(invalid)
+            }
+            _ => return Err(invalid(DeflateProblem::AcceptedTwice)),
+        }
+    }
+    let Some((answer, agreed)) = config.and_then(|config| config.accept(&offers)) else {
+        return Ok(None);
+    };
+    accept.extensions = Some(match accept.extensions.take() {
+        Some(chosen) if !chosen.trim().is_empty() => format!("{chosen}, {answer}"),
+        _ => answer.to_string(),
+    });
+    Ok(Some(agreed))
 }
 
 /// An HTTP response refusing the handshake, with `Content-Length` and `Connection: close`.

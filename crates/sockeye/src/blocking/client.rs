@@ -1,13 +1,14 @@
 //! Blocking client: connect to a URL, or run the handshake over any stream.
 
 use std::io::{self, Read, Write};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use sockeye_proto::handshake::{ClientHandshake, Response};
-use sockeye_proto::{Connection, Role};
 
 use crate::blocking::stream::WebSocket;
 use crate::config::ClientConfig;
+use crate::diagnose::{ConnectReport, HandshakeRecord};
 use crate::error::{Error, Stage};
 use crate::redirect;
 use crate::trace::Tracer;
@@ -27,8 +28,10 @@ pub fn connect(url: &str) -> Result<(WebSocket<Stream>, Response), Error> {
 pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response), Error> {
     let mut config = config;
     let mut followed = 0;
+    // Keeps only timings: no heads are copied.
+    let mut report = ConnectReport::default();
     loop {
-        match connect_once(&config) {
+        match connect_once(&config, &mut report) {
             Err(err) => config = redirect::next_hop(&config, err, followed)?,
             open => return open,
         }
@@ -36,10 +39,42 @@ pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response
     }
 }
 
-/// One attempt: dial, handshake, timeouts.
-fn connect_once(config: &ClientConfig) -> Result<(WebSocket<Stream>, Response), Error> {
+/// [`connect_with`], and what the attempt went through: how long each stage took (DNS, TCP,
+/// proxy, TLS, HTTP upgrade), the request and response heads, the TLS session, the redirects.
+/// The report comes back whether the connection opened or not, and
+/// [`ConnectReport::diagnose`] explains a failure with all of it.
+pub fn connect_with_report(
+    config: ClientConfig,
+) -> (Result<(WebSocket<Stream>, Response), Error>, ConnectReport) {
+    let started = Instant::now();
+    let mut report = ConnectReport::new(&config);
+    let mut config = config;
+    let mut followed = 0;
+    let result = loop {
+        match connect_once(&config, &mut report) {
+            Err(err) => match redirect::next_hop(&config, err, followed) {
+                Ok(next) => {
+                    config = next;
+                    report.start_attempt(&config);
+                }
+                Err(err) => break Err(err),
+            },
+            open => break open,
+        }
+        followed += 1;
+    };
+    report.timings.total = Some(started.elapsed());
+    (result, report)
+}
+
+/// One attempt: dial, handshake, timeouts, noted in `report`.
+fn connect_once(
+    config: &ClientConfig,
+    report: &mut ConnectReport,
+) -> Result<(WebSocket<Stream>, Response), Error> {
     config.check_request()?;
-    let stream = transport::dial(config)?;
+    let stream = transport::dial_timed(config, &mut report.timings)?;
+    report.connected(&stream);
     let set_timeouts = |stream: &Stream, read, write, stage| {
         stream
             .set_read_timeout(read)
@@ -52,7 +87,12 @@ fn connect_once(config: &ClientConfig) -> Result<(WebSocket<Stream>, Response), 
         config.handshake_timeout,
         Stage::Tcp,
     )?;
-    let (mut socket, response) = client(stream, config)?;
+    let started = Instant::now();
+    let mut record = report.handshake_record();
+    let result = client_recorded(stream, config, &mut record);
+    report.timings.set(Stage::Http, started.elapsed());
+    report.record(record);
+    let (mut socket, response) = result?;
     socket.set_read_timeout(config.read_timeout)?;
     socket.set_write_timeout(config.write_timeout)?;
     Ok((socket, response))
@@ -66,8 +106,17 @@ pub fn client<S: Read + Write>(
     stream: S,
     config: &ClientConfig,
 ) -> Result<(WebSocket<S>, Response), Error> {
+    client_recorded(stream, config, &mut HandshakeRecord::default())
+}
+
+/// [`client`], keeping the heads in `record` (when it is on).
+fn client_recorded<S: Read + Write>(
+    stream: S,
+    config: &ClientConfig,
+    record: &mut HandshakeRecord,
+) -> Result<(WebSocket<S>, Response), Error> {
     let mut trace = Tracer::client(config);
-    let result = handshake(stream, config, &mut trace);
+    let result = handshake(stream, config, &mut trace, record);
     trace.finish(result)
 }
 
@@ -75,6 +124,7 @@ fn handshake<S: Read + Write>(
     mut stream: S,
     config: &ClientConfig,
     trace: &mut Tracer,
+    record: &mut HandshakeRecord,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let mut handshake = ClientHandshake::new(config.request())?;
     let timeout = |err: io::Error| match err.kind() {
@@ -85,6 +135,7 @@ fn handshake<S: Read + Write>(
         _ => Error::client_io(Stage::Http, err),
     };
     trace.sent(handshake.request_bytes());
+    record.sent(handshake.request_bytes());
     stream
         .write_all(handshake.request_bytes())
         .and_then(|()| stream.flush())
@@ -102,17 +153,26 @@ fn handshake<S: Read + Write>(
         }
         buf.extend_from_slice(&chunk[..read]);
         trace.received_bytes(&chunk[..read]);
+        record.received(&chunk[..read]);
         if let Some(response) = handshake.receive(&mut buf)? {
             break response;
         }
     };
     trace.received_head(&response.head);
-    let mut conn = Connection::with_mask_keys(
-        Role::Client,
-        config.protocol.clone(),
-        config.mask_keys.source(),
-    );
+    check_subprotocol(config, &response)?;
+    let mut conn = config.connection(response.deflate);
     trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocket::from_connection(stream, conn), response))
+}
+
+/// [`ClientConfig::require_subprotocol`]: with subprotocols offered, the response must select one.
+pub(crate) fn check_subprotocol(config: &ClientConfig, response: &Response) -> Result<(), Error> {
+    if config.require_subprotocol && !config.subprotocols.is_empty() && response.subprotocol.is_none()
+    {
+        return Err(Error::SubprotocolNotSelected {
+            offered: config.subprotocols.clone(),
+        });
+    }
+    Ok(())
 }

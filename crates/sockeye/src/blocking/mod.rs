@@ -8,10 +8,10 @@
 //!
 //! The tokio front-end has the same files and drives the same core the same way.
 
-mod client;
+pub(crate) mod client;
 mod server;
 mod stream;
 
-pub use client::{client, connect, connect_with};
+pub use client::{client, connect, connect_with, connect_with_report};
 pub use server::{accept, accept_with};
 pub use stream::WebSocket;

@@ -4,10 +4,9 @@ use std::io::{self, Read, Write};
 
 use bytes::BytesMut;
 use sockeye_proto::handshake::server::{
-    accept_response, error_response, parse_request, reject_response,
+    accept_response, error_response, negotiate_deflate, parse_request, reject_response,
 };
 use sockeye_proto::handshake::{Accept, Reject, Request};
-use sockeye_proto::{Connection, Role};
 
 use crate::blocking::stream::WebSocket;
 use crate::config::ServerConfig;
@@ -85,8 +84,12 @@ where
         trace.received_bytes(&chunk[..read]);
     };
     trace.received_head(&request.head);
+    let mut deflate = None;
     let (response, outcome) = match decide(&request) {
-        Ok(accept) => (accept_response(&request, &accept)?, None),
+        Ok(mut accept) => {
+            deflate = negotiate_deflate(&request, &mut accept, config.compression.as_ref())?;
+            (accept_response(&request, &accept)?, None)
+        }
         Err(reject) => (reject_response(&reject)?, Some(reject.status)),
     };
     trace.sent(&response);
@@ -97,7 +100,7 @@ where
     if let Some(status) = outcome {
         return Err(Error::Rejected { status });
     }
-    let mut conn = Connection::new(Role::Server, config.protocol.clone());
+    let mut conn = config.connection(deflate);
     trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocket::from_connection(stream, conn), request))

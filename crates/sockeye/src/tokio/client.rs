@@ -1,17 +1,20 @@
 //! Async client: connect to a URL, or run the handshake over any async stream.
 
+use std::time::Instant;
+
 use bytes::BytesMut;
 use sockeye_proto::handshake::{ClientHandshake, Response};
-use sockeye_proto::{Connection, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::ClientConfig;
+use crate::diagnose::{ConnectReport, HandshakeRecord};
 use crate::error::{Error, Stage};
 use crate::redirect;
 use crate::tokio::stream::WebSocketStream;
 use crate::trace::Tracer;
 use crate::transport::async_stream::within;
-use crate::transport::{dial_async, AsyncStream};
+use crate::transport::async_stream::dial_async_timed;
+use crate::transport::AsyncStream;
 
 /// Connects to a `ws://` URL with default options.
 pub async fn connect_async(url: &str) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
@@ -30,8 +33,10 @@ pub async fn connect_async_with(
 ) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
     let mut config = config;
     let mut followed = 0;
+    // Keeps only timings: no heads are copied.
+    let mut report = ConnectReport::default();
     loop {
-        match connect_once(&config).await {
+        match connect_once(&config, &mut report).await {
             Err(err) => config = redirect::next_hop(&config, err, followed)?,
             open => return open,
         }
@@ -39,13 +44,51 @@ pub async fn connect_async_with(
     }
 }
 
-/// One attempt: dial, then handshake.
+/// [`connect_async_with`], and what the attempt went through: how long each stage took (DNS,
+/// TCP, proxy, TLS, HTTP upgrade), the request and response heads, the TLS session, the
+/// redirects. The report comes back whether the connection opened or not, and
+/// [`ConnectReport::diagnose`] explains a failure with all of it.
+pub async fn connect_async_with_report(
+    config: ClientConfig,
+) -> (
+    Result<(WebSocketStream<AsyncStream>, Response), Error>,
+    ConnectReport,
+) {
+    let started = Instant::now();
+    let mut report = ConnectReport::new(&config);
+    let mut config = config;
+    let mut followed = 0;
+    let result = loop {
+        match connect_once(&config, &mut report).await {
+            Err(err) => match redirect::next_hop(&config, err, followed) {
+                Ok(next) => {
+                    config = next;
+                    report.start_attempt(&config);
+                }
+                Err(err) => break Err(err),
+            },
+            open => break open,
+        }
+        followed += 1;
+    };
+    report.timings.total = Some(started.elapsed());
+    (result, report)
+}
+
+/// One attempt: dial, then handshake, noted in `report`.
 async fn connect_once(
     config: &ClientConfig,
+    report: &mut ConnectReport,
 ) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
     config.check_request()?;
-    let stream = dial_async(config).await?;
-    client_async(stream, config).await
+    let stream = dial_async_timed(config, &mut report.timings).await?;
+    report.connected_async(&stream);
+    let started = Instant::now();
+    let mut record = report.handshake_record();
+    let result = client_async_recorded(stream, config, &mut record).await;
+    report.timings.set(Stage::Http, started.elapsed());
+    report.record(record);
+    result
 }
 
 /// Runs the opening handshake over a stream you already have, within the configured
@@ -54,11 +97,20 @@ pub async fn client_async<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     config: &ClientConfig,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
+    client_async_recorded(stream, config, &mut HandshakeRecord::default()).await
+}
+
+/// [`client_async`], keeping the heads in `record` (when it is on).
+async fn client_async_recorded<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: &ClientConfig,
+    record: &mut HandshakeRecord,
+) -> Result<(WebSocketStream<S>, Response), Error> {
     let mut trace = Tracer::client(config);
     let result = within(
         config.handshake_timeout,
         Stage::Http,
-        handshake(stream, config, &mut trace),
+        handshake(stream, config, &mut trace, record),
     )
     .await;
     trace.finish(result)
@@ -68,10 +120,12 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     config: &ClientConfig,
     trace: &mut Tracer,
+    record: &mut HandshakeRecord,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
     let mut handshake = ClientHandshake::new(config.request())?;
     let http = |err| Error::client_io(Stage::Http, err);
     trace.sent(handshake.request_bytes());
+    record.sent(handshake.request_bytes());
     stream
         .write_all(handshake.request_bytes())
         .await
@@ -84,16 +138,14 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(handshake.receive_eof(&mut buf).into());
         }
         trace.received_bytes(&buf[before..]);
+        record.received(&buf[before..]);
         if let Some(response) = handshake.receive(&mut buf)? {
             break response;
         }
     };
     trace.received_head(&response.head);
-    let mut conn = Connection::with_mask_keys(
-        Role::Client,
-        config.protocol.clone(),
-        config.mask_keys.source(),
-    );
+    crate::blocking::client::check_subprotocol(config, &response)?;
+    let mut conn = config.connection(response.deflate);
     trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocketStream::from_connection(stream, conn), response))

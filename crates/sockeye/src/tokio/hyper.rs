@@ -31,9 +31,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use sockeye_proto::handshake::server::{accept_headers, error_reject, validate_request};
+use sockeye_proto::extensions::deflate::PerMessageDeflate;
+use sockeye_proto::handshake::server::{
+    accept_headers, error_reject, negotiate_deflate, validate_request,
+};
 use sockeye_proto::handshake::{Accept, Headers, Reject, Request};
-use sockeye_proto::{Connection, Role};
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
@@ -48,6 +50,8 @@ pub struct Upgrade {
     on_upgrade: OnUpgrade,
     config: ServerConfig,
     request: Request,
+    /// permessage-deflate, when negotiated.
+    deflate: Option<PerMessageDeflate>,
 }
 
 impl Upgrade {
@@ -65,7 +69,7 @@ impl Upgrade {
                 std::io::Error::other(format!("hyper did not hand over the connection: {err}")),
             )
         })?;
-        let conn = Connection::new(Role::Server, self.config.protocol.clone());
+        let conn = self.config.connection(self.deflate);
         Ok(WebSocketStream::from_connection(
             TokioIo::new(upgraded),
             conn,
@@ -116,8 +120,13 @@ pub fn upgrade<B>(
         Ok(parsed) => parsed,
         Err(error) => return (refusal(&error_reject(&error)), None),
     };
+    let mut deflate = None;
     let accepted = match decide(&parsed) {
-        Ok(accept) => accept_headers(&parsed, &accept),
+        Ok(mut accept) => negotiate_deflate(&parsed, &mut accept, config.compression.as_ref())
+            .and_then(|agreed| {
+                deflate = agreed;
+                accept_headers(&parsed, &accept)
+            }),
         Err(reject) => return (refusal(&reject), None),
     };
     let headers = match accepted {
@@ -139,6 +148,7 @@ pub fn upgrade<B>(
         on_upgrade: hyper::upgrade::on(request),
         config: config.clone(),
         request: parsed,
+        deflate,
     };
     (response, Some(upgrade))
 }

@@ -17,7 +17,7 @@ mod serve;
 mod server;
 mod stream;
 
-pub use client::{client_async, connect_async, connect_async_with};
+pub use client::{client_async, connect_async, connect_async_with, connect_async_with_report};
 pub use serve::{Listener, Peer, PeerHandle, Server, ServerHandler, ShutdownHandle};
 pub use server::{accept_async, accept_async_with};
 pub use stream::WebSocketStream;

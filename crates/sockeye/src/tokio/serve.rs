@@ -4,6 +4,12 @@
 //! accept hook), and drives each connection with a fresh [`ServerHandler`]. A
 //! [`ShutdownHandle`] stops it gracefully: no new connections, close 1001 (going away) to every
 //! open one, a bounded wait for their close handshakes, then the rest are dropped.
+//!
+//! [`Listener::tls`] serves `wss://`: the TLS handshake runs in the connection's own task (a slow
+//! client never holds up the accept loop), within
+//! [`ServerConfig::handshake_timeout`](crate::ServerConfig::handshake_timeout). Each connection
+//! runs inside a [`peer_span`](crate::trace::peer_span) naming its address, so its trace says
+//! whom it is from.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +20,7 @@ use sockeye_proto::handshake::{Accept, Reject, Request};
 use sockeye_proto::{CloseCode, CloseFrame, Message};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::config::ServerConfig;
 use crate::error::Error;
@@ -30,11 +37,47 @@ pub enum Listener {
     /// A Unix domain socket listener.
     #[cfg(unix)]
     Unix(tokio::net::UnixListener),
+    /// TLS over another listener (see [`Listener::tls`]).
+    #[cfg(feature = "tls")]
+    Tls(Box<Listener>, std::sync::Arc<rustls::ServerConfig>),
 }
 
+/// The TLS acceptor of a [`Listener::Tls`], if that is what the server listens on.
+#[cfg(feature = "tls")]
+type Acceptor = Option<tokio_rustls::TlsAcceptor>;
+#[cfg(not(feature = "tls"))]
+type Acceptor = Option<std::convert::Infallible>;
+
 impl Listener {
-    async fn accept(&self) -> io::Result<(AsyncStream, String)> {
+    /// Serves TLS (`wss://`) on `listener` with `config`, made for example by
+    /// [`transport::tls::server_config`](crate::transport::tls::server_config) from PEM files.
+    #[cfg(feature = "tls")]
+    pub fn tls(
+        listener: impl Into<Listener>,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Self {
+        Self::Tls(Box::new(listener.into()), config)
+    }
+
+    fn acceptor(&self) -> Acceptor {
         match self {
+            #[cfg(feature = "tls")]
+            Self::Tls(_, config) => Some(tokio_rustls::TlsAcceptor::from(config.clone())),
+            _ => None,
+        }
+    }
+
+    /// The listener under any TLS layers.
+    fn plain(&self) -> &Listener {
+        match self {
+            #[cfg(feature = "tls")]
+            Self::Tls(inner, _) => inner.plain(),
+            _ => self,
+        }
+    }
+
+    async fn accept(&self) -> io::Result<(AsyncStream, String)> {
+        match self.plain() {
             Self::Tcp(listener) => {
                 let (stream, addr) = listener.accept().await?;
                 // Best effort: latency matters more than packet count for WebSocket traffic.
@@ -46,6 +89,8 @@ impl Listener {
                 let (stream, _) = listener.accept().await?;
                 Ok((AsyncStream::Unix(stream), "unix".into()))
             }
+            #[cfg(feature = "tls")]
+            Self::Tls(..) => unreachable!("TLS layers were unwrapped above"),
         }
     }
 }
@@ -117,13 +162,16 @@ impl Peer<'_> {
 /// What the server does with one connection. A new handler is made for each connection.
 #[allow(unused_variables)]
 pub trait ServerHandler: Send + 'static {
+    /// A client connected from `address` (`unix` for Unix sockets); the TLS and WebSocket
+    /// handshakes come next.
+    fn on_connect(&mut self, address: &str) {}
     /// The handshake completed.
     fn on_open(&mut self, peer: &mut Peer<'_>, request: &Request) {}
     /// A text or binary message arrived (pings are answered by the connection itself).
     fn on_message(&mut self, peer: &mut Peer<'_>, message: Message) {}
     /// The connection ended; `close` is the client's close frame, if it sent one.
     fn on_close(&mut self, close: Option<&CloseFrame>) {}
-    /// The handshake or the connection failed.
+    /// The TLS handshake, the WebSocket handshake or the connection failed.
     fn on_error(&mut self, error: &Error) {}
 }
 
@@ -214,6 +262,7 @@ impl Server {
             .map(|limit| Arc::new(Semaphore::new(limit)));
         let mut stop = self.shutdown.subscribe();
         let mut tasks = JoinSet::new();
+        let acceptor = listener.acceptor();
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -223,25 +272,36 @@ impl Server {
                         Err(err) if is_transient(&err) => continue,
                         Err(err) => return Err(err),
                     };
+                    let span = crate::trace::peer_span(&address);
+                    let acceptor = acceptor.clone();
                     let permit = match &limit {
                         Some(limit) => match limit.clone().try_acquire_owned() {
                             Ok(permit) => Some(permit),
                             Err(_) => {
                                 let config = self.config.clone();
-                                tasks.spawn(refuse_busy(stream, config));
+                                tasks.spawn(refuse_busy(stream, acceptor, config).instrument(span));
                                 continue;
                             }
                         },
                         None => None,
                     };
-                    let handler = make_handler();
+                    let mut handler = make_handler();
                     let config = self.config.clone();
                     let decide = self.decide.clone();
                     let stop = self.shutdown.subscribe();
-                    tasks.spawn(async move {
+                    let connection = async move {
+                        handler.on_connect(&address);
+                        let stream = match secure(stream, acceptor, &config).await {
+                            Ok(stream) => stream,
+                            Err(error) => {
+                                handler.on_error(&error);
+                                return;
+                            }
+                        };
                         run_connection(stream, address, config, decide, handler, stop).await;
                         drop(permit);
-                    });
+                    };
+                    tasks.spawn(connection.instrument(span));
                 }
                 _ = stop.changed() => break,
                 // Reap finished connections so the set does not grow with the server's age.
@@ -272,7 +332,35 @@ fn is_transient(err: &io::Error) -> bool {
         .is_some_and(|code| code == 23 || code == 24)
 }
 
-async fn refuse_busy(stream: AsyncStream, config: ServerConfig) {
+/// The stream as accepted, or, on a TLS listener, after the TLS handshake (within the handshake
+/// timeout).
+#[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+async fn secure(
+    stream: AsyncStream,
+    acceptor: Acceptor,
+    config: &ServerConfig,
+) -> Result<AsyncStream, Error> {
+    match acceptor {
+        None => Ok(stream),
+        #[cfg(feature = "tls")]
+        Some(acceptor) => {
+            let handshake = crate::transport::tls::accept_tls(stream, &acceptor);
+            crate::transport::async_stream::within(
+                config.handshake_timeout,
+                crate::error::Stage::Tls,
+                handshake,
+            )
+            .await
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    }
+}
+
+async fn refuse_busy(stream: AsyncStream, acceptor: Acceptor, config: ServerConfig) {
+    let Ok(stream) = secure(stream, acceptor, &config).await else {
+        return;
+    };
     let refused = accept_async_with(stream, &config, |_| {
         Err(Reject::new(503, "too many connections; try again later\n").header("Retry-After", "1"))
     })

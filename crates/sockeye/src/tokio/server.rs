@@ -2,10 +2,10 @@
 
 use bytes::BytesMut;
 use sockeye_proto::handshake::server::{
-    accept_response, error_response, parse_request, reject_response,
+    accept_response, error_response, negotiate_deflate, parse_request, reject_response,
 };
 use sockeye_proto::handshake::{Accept, Reject, Request};
-use sockeye_proto::{Connection, HandshakeError, Role};
+use sockeye_proto::HandshakeError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::ServerConfig;
@@ -79,8 +79,12 @@ where
         trace.received_bytes(&buf[before..]);
     };
     trace.received_head(&request.head);
+    let mut deflate = None;
     let (response, refused) = match decide(&request) {
-        Ok(accept) => (accept_response(&request, &accept)?, None),
+        Ok(mut accept) => {
+            deflate = negotiate_deflate(&request, &mut accept, config.compression.as_ref())?;
+            (accept_response(&request, &accept)?, None)
+        }
         Err(reject) => (reject_response(&reject)?, Some(reject.status)),
     };
     trace.sent(&response);
@@ -89,7 +93,7 @@ where
     if let Some(status) = refused {
         return Err(Error::Rejected { status });
     }
-    let mut conn = Connection::new(Role::Server, config.protocol.clone());
+    let mut conn = config.connection(deflate);
     trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocketStream::from_connection(stream, conn), request))

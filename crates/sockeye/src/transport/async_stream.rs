@@ -3,12 +3,13 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::config::ClientConfig;
+use crate::diagnose::Timings;
 use crate::error::{Error, Stage};
 
 /// A connected async stream: whichever route and wrapping the configuration chose.
@@ -23,6 +24,10 @@ pub enum AsyncStream {
     /// TLS (`wss://`, or an `https://` proxy) over one of the others.
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::client::TlsStream<AsyncStream>>),
+    /// The server side of TLS, over an accepted stream (see
+    /// [`Listener::tls`](crate::tokio::Listener::tls)).
+    #[cfg(feature = "tls")]
+    TlsServer(Box<tokio_rustls::server::TlsStream<AsyncStream>>),
 }
 
 macro_rules! each_stream {
@@ -33,6 +38,8 @@ macro_rules! each_stream {
             AsyncStream::Unix($stream) => $body,
             #[cfg(feature = "tls")]
             AsyncStream::Tls($stream) => $body,
+            #[cfg(feature = "tls")]
+            AsyncStream::TlsServer($stream) => $body,
         }
     };
 }
@@ -47,8 +54,9 @@ impl AsyncRead for AsyncStream {
         // A TCP end without TLS close_notify is an end of stream: the WebSocket close handshake
         // is what tells a complete conversation from a cut one.
         #[cfg(feature = "tls")]
-        if let AsyncStream::Tls(stream) = this {
-            return match std::task::ready!(Pin::new(stream).poll_read(cx, buf)) {
+        if let AsyncStream::Tls(_) | AsyncStream::TlsServer(_) = this {
+            let read = each_stream!(this, s => std::task::ready!(Pin::new(s).poll_read(cx, buf)));
+            return match read {
                 Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
                 read => Poll::Ready(read),
             };
@@ -102,26 +110,41 @@ pub(crate) async fn within<T>(
 
 /// Opens the route `config` describes (tokio): Unix socket or TCP, then TLS for `wss://`.
 pub async fn dial_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
+    dial_async_timed(config, &mut Timings::default()).await
+}
+
+/// [`dial_async`], noting in `timings` how long each stage took (the one that failed too).
+pub(crate) async fn dial_async_timed(
+    config: &ClientConfig,
+    timings: &mut Timings,
+) -> Result<AsyncStream, Error> {
     #[cfg(not(feature = "tls"))]
     super::refuse_tls_without_feature(config)?;
-    let stream = dial_route_async(config).await?;
+    let stream = dial_route_async(config, timings).await?;
     #[cfg(feature = "tls")]
     if config.target.secure {
-        return super::tls::secure_async(stream, config).await;
+        let started = Instant::now();
+        let secured = super::tls::secure_async(stream, config).await;
+        timings.set(Stage::Tls, started.elapsed());
+        return secured;
     }
     Ok(stream)
 }
 
 /// The route alone (tokio), before any TLS.
-async fn dial_route_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
+async fn dial_route_async(
+    config: &ClientConfig,
+    timings: &mut Timings,
+) -> Result<AsyncStream, Error> {
+    let started = Instant::now();
     #[cfg(unix)]
     if let Some(path) = &config.unix_socket {
-        let stream = tokio::net::UnixStream::connect(path)
-            .await
-            .map_err(|source| Error::Connect {
-                addr: format!("unix:{}", path.display()),
-                source,
-            })?;
+        let stream = tokio::net::UnixStream::connect(path).await;
+        timings.set(Stage::Tcp, started.elapsed());
+        let stream = stream.map_err(|source| Error::Connect {
+            addr: format!("unix:{}", path.display()),
+            source,
+        })?;
         return Ok(AsyncStream::Unix(stream));
     }
     #[cfg(not(unix))]
@@ -133,25 +156,51 @@ async fn dial_route_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
     }
     // Through a proxy when one applies (see `super::proxy`): its tunnel is the route.
     if let Some(selected) = super::proxy::select(config)? {
-        return super::proxy::tunnel_async(&selected, config).await;
+        let tunnel = super::proxy::tunnel_async(&selected, config).await;
+        timings.set(Stage::Proxy, started.elapsed());
+        return tunnel;
     }
     let host = config.target.host.as_str();
     let port = config.target.port;
-    let stream = within(config.connect_timeout, Stage::Tcp, connect_tcp(host, port)).await?;
-    Ok(AsyncStream::Tcp(stream))
+    let connect = connect_tcp_timed(host, port, timings);
+    let stream = within(config.connect_timeout, Stage::Tcp, connect).await;
+    if stream.is_err() {
+        // Timed out: the stage still running gets the time.
+        timings.set_unfinished(started.elapsed());
+    }
+    Ok(AsyncStream::Tcp(stream?))
 }
 
 /// Resolves `host` (DNS stage) and connects to the first address that accepts (TCP stage).
 pub(crate) async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, Error> {
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
+    connect_tcp_timed(host, port, &mut Timings::default()).await
+}
+
+/// [`connect_tcp`], noting how long resolving and connecting took.
+async fn connect_tcp_timed(
+    host: &str,
+    port: u16,
+    timings: &mut Timings,
+) -> Result<TcpStream, Error> {
+    let started = Instant::now();
+    let addrs = tokio::net::lookup_host((host, port)).await;
+    timings.set(Stage::Dns, started.elapsed());
+    let addrs: Vec<std::net::SocketAddr> = addrs
         .map_err(|source| Error::Dns {
             host: host.to_string(),
             source,
         })?
         .collect();
+    let started = Instant::now();
+    let connected = connect_addrs(host, &addrs).await;
+    timings.set(Stage::Tcp, started.elapsed());
+    connected
+}
+
+/// Connects to the first of `addrs` (resolved for `host`) that accepts (TCP stage).
+async fn connect_addrs(host: &str, addrs: &[std::net::SocketAddr]) -> Result<TcpStream, Error> {
     let mut last = None;
-    for addr in &addrs {
+    for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
                 stream

@@ -15,7 +15,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::config::ClientConfig;
-use crate::error::Error;
+use crate::diagnose::Timings;
+use crate::error::{Error, Stage};
 
 pub mod proxy;
 pub mod tcp;
@@ -148,21 +149,26 @@ impl Write for Stream {
 
 /// Opens the route `config` describes (blocking): Unix socket or TCP, then TLS for `wss://`.
 pub fn dial(config: &ClientConfig) -> Result<Stream, Error> {
+    dial_timed(config, &mut Timings::default())
+}
+
+/// [`dial`], noting in `timings` how long each stage took (the one that failed too).
+pub(crate) fn dial_timed(config: &ClientConfig, timings: &mut Timings) -> Result<Stream, Error> {
     #[cfg(not(feature = "tls"))]
     refuse_tls_without_feature(config)?;
-    let stream = dial_route(config)?;
+    let stream = dial_route(config, timings)?;
     #[cfg(feature = "tls")]
     if config.target.secure {
-        return tls::secure(stream, config);
+        return timings.time(Stage::Tls, || tls::secure(stream, config));
     }
     Ok(stream)
 }
 
 /// The route alone (blocking), before any TLS.
-fn dial_route(config: &ClientConfig) -> Result<Stream, Error> {
+fn dial_route(config: &ClientConfig, timings: &mut Timings) -> Result<Stream, Error> {
     #[cfg(unix)]
     if let Some(path) = &config.unix_socket {
-        return unix::connect(path).map(Stream::Unix);
+        return timings.time(Stage::Tcp, || unix::connect(path).map(Stream::Unix));
     }
     #[cfg(not(unix))]
     if let Some(path) = &config.unix_socket {
@@ -173,13 +179,13 @@ fn dial_route(config: &ClientConfig) -> Result<Stream, Error> {
     }
     // Through a proxy when one applies (see `proxy`): its tunnel is the route.
     if let Some(selected) = proxy::select(config)? {
-        return proxy::tunnel(&selected, config);
+        return timings.time(Stage::Proxy, || proxy::tunnel(&selected, config));
     }
-    let stream = tcp::connect(
-        &config.target.host,
-        config.target.port,
-        config.connect_timeout,
-    )?;
+    let target = &config.target;
+    let addrs = timings.time(Stage::Dns, || tcp::resolve(&target.host, target.port))?;
+    let stream = timings.time(Stage::Tcp, || {
+        tcp::connect_resolved(&target.host, addrs, config.connect_timeout)
+    })?;
     Ok(Stream::Tcp(stream))
 }
 

@@ -26,6 +26,15 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
 /// Connects to the first address of `host:port` that accepts (TCP stage), with Nagle off.
 pub fn connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
     let addrs = resolve(host, port)?;
+    connect_resolved(host, addrs, timeout)
+}
+
+/// Connects to the first of `addrs` (resolved for `host`) that accepts (TCP stage).
+pub(crate) fn connect_resolved(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    timeout: Option<Duration>,
+) -> Result<TcpStream, Error> {
     let mut last = None;
     for addr in addrs {
         let attempt = match timeout {

@@ -34,6 +34,12 @@
 //!
 //! A peer that closes TCP without a TLS `close_notify` is read as an ordinary end of stream: the
 //! WebSocket close handshake, not TLS, is what tells a complete conversation from a cut one.
+//!
+//! # Servers
+//!
+//! [`server_config`] reads a PEM certificate chain and key into a rustls server configuration
+//! (same provider, TLS versions and ALPN), and
+//! [`Listener::tls`](crate::tokio::Listener::tls) serves `wss://` with it.
 
 use std::path::PathBuf;
 #[cfg(feature = "tls")]
@@ -44,10 +50,16 @@ mod connect;
 #[cfg(feature = "tls")]
 mod problem;
 #[cfg(feature = "tls")]
+mod server;
+#[cfg(feature = "tls")]
 mod verify;
 
 #[cfg(feature = "tls")]
 pub use connect::client_config;
+#[cfg(all(feature = "tls", feature = "tokio"))]
+pub(crate) use server::accept_tls;
+#[cfg(feature = "tls")]
+pub use server::server_config;
 // `connect_tls` and `connect_tls_async` also serve the proxy transport (TLS to an https:// proxy).
 #[cfg(feature = "tls")]
 #[allow(unused_imports)]

@@ -209,6 +209,15 @@ impl Peer {
         self.stdin = None;
     }
 
+    /// Sends the child a signal by name (`TERM`, `INT`) with kill(1).
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|err| panic!("cannot run kill: {err}"));
+        assert!(status.success(), "kill -s {name} {} failed", self.name);
+    }
+
     /// The next stdout line, waiting at most [`PEER_TIMEOUT`].
     pub(crate) fn line(&mut self) -> String {
         match self.lines.recv_timeout(PEER_TIMEOUT) {

@@ -24,7 +24,7 @@ const RECORDED: usize = 64;
 
 /// The crypto provider, chosen here and passed explicitly: rustls' process-level default is
 /// never consulted, so it can neither be missing (a panic) nor be someone else's choice.
-fn provider() -> Arc<CryptoProvider> {
+pub(super) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     Arc::clone(PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())))
 }
@@ -33,7 +33,7 @@ fn tls(problem: TlsProblem) -> Error {
     Error::Tls(problem)
 }
 
-fn file_problem(what: &'static str, path: &Path, why: impl Into<String>) -> Error {
+pub(super) fn file_problem(what: &'static str, path: &Path, why: impl Into<String>) -> Error {
     tls(TlsProblem::File {
         what,
         path: path.to_path_buf(),
@@ -145,7 +145,10 @@ fn system_roots() -> Result<Arc<RootCertStore>, Error> {
         .map_err(|why| tls(TlsProblem::NoSystemRoots { why }))
 }
 
-fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(super) fn read_certs(
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|err| file_problem(what, path, pem_why(err)))?;
@@ -159,7 +162,7 @@ fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
-fn pem_why(err: pem::Error) -> String {
+pub(super) fn pem_why(err: pem::Error) -> String {
     match err {
         pem::Error::Io(err) => err.to_string(),
         other => format!("not a valid PEM file ({other})"),

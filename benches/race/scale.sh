@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Scale: 10,000 idle connections on an echo server, and the server's resident memory per
+# connection (VmRSS from /proc/PID/status: idle, after one 16 B echo on each, after one 64 KiB
+# echo on each). SERVERS defaults to sockeye's tokio Server and its hand loop, with the peers
+# for comparison; CONNECTIONS to 10000. The table goes into BENCHMARKS.md (block race-scale;
+# NO_WRITE=1 prints it instead).
+#
+#   benches/race/scale.sh
+#
+# Raises the open-file limit to what the hard limit allows (the server and the client each
+# need CONNECTIONS descriptors). Everything runs on 127.0.0.1; every server started is stopped.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+SERVERS=${SERVERS:-"sockeye sockeye-loop tungstenite fastwebsockets"}
+CONNECTIONS=${CONNECTIONS:-10000}
+RESULTS=${RESULTS:-$TARGET/race/scale.jsonl}
+PYTHON=${PYTHON:-python3}
+
+ulimit -n "$(ulimit -Hn)"
+if (( $(ulimit -n) < CONNECTIONS + 100 )); then
+    echo "the open-file limit ($(ulimit -n)) is below $CONNECTIONS connections" >&2
+    exit 1
+fi
+
+cd "$ROOT"
+# BIN=DIR uses the binaries already built there (a fixed build while the tree changes).
+if [[ -z ${BIN:-} ]]; then
+    echo "building (release)..." >&2
+    cargo build --release --quiet -p sockeye-race
+    BIN=$TARGET/release
+fi
+mkdir -p "$(dirname "$RESULTS")"
+: > "$RESULTS"
+
+SERVER_PID=
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+
+for server in $SERVERS; do
+    out=$(mktemp)
+    "$BIN/race-server" "$server" --threads 1 --max-seconds 300 > "$out" &
+    SERVER_PID=$!
+    URL=
+    for _ in $(seq 100); do
+        URL=$(sed -n 's/^listening on //p' "$out")
+        [[ -n $URL ]] && break
+        sleep 0.05
+    done
+    rm -f "$out"
+    [[ -n $URL ]] || { echo "race-server $server did not start" >&2; exit 1; }
+    json=$(timeout 240 "$BIN/race-scale" "$URL" --pid "$SERVER_PID" -c "$CONNECTIONS") \
+        || json="{\"error\": \"race-scale failed\", \"connections\": $CONNECTIONS}"
+    stop_server
+    echo "$json" | "$PYTHON" -c '
+import json, sys
+run = json.loads(sys.stdin.read())
+run["server"] = sys.argv[1]
+print(json.dumps(run))' "$server" >> "$RESULTS"
+    echo "$server: $json" >&2
+done
+
+COMMAND="benches/race/scale.sh"
+if [[ ${NO_WRITE:-} == 1 ]]; then
+    "$PYTHON" benches/race/report.py scale "$RESULTS" --command "$COMMAND"
+else
+    "$PYTHON" benches/race/report.py scale "$RESULTS" --command "$COMMAND" \
+        --write "${BENCHMARKS:-BENCHMARKS.md}" --marker race-scale
+    echo "table written into ${BENCHMARKS:-BENCHMARKS.md} (results in $RESULTS)" >&2
+fi

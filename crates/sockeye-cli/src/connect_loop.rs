@@ -1,0 +1,344 @@
+//! The conversation of `sockeye connect` once its options are parsed, on tokio: stdin lines out,
+//! everything that arrives printed, keepalive pings (`--ping-interval`, `--ping-timeout`),
+//! reconnects (`--reconnect`), and the close when stdin ends.
+//!
+//! stdin is read by a thread of its own (a terminal or a pipe cannot be read asynchronously
+//! everywhere), which hands each line to the connection over a channel; lines typed while a
+//! reconnect is under way wait there and go out on the new connection.
+//!
+//! Keepalive is the tokio stream's own ([`WebSocketStream::set_keepalive`]): a ping after each
+//! quiet spell, and a failure with 1011 when its pong is late. Reconnecting uses the App's
+//! [`ReconnectPolicy`] for its delays; the App itself is not used because `connect` needs the
+//! close handshake on its own terms (linger, `--close-code`, close timeout, exit codes).
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use sockeye::app::ReconnectPolicy;
+use sockeye::proto::connection::keepalive::KeepaliveConfig;
+use sockeye::tokio::{connect_async_with, WebSocketStream};
+use sockeye::transport::AsyncStream;
+use sockeye::{ClientConfig, CloseCode, CloseFrame, Error, Message, OpCode, ProtocolError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::flags::{ConnectArgs, EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
+use crate::{commands, print, trace};
+
+/// How the conversation ends, besides the options.
+pub(crate) struct Limits {
+    /// After sending the close, how long to wait for the server's.
+    pub(crate) close_timeout: Duration,
+    /// After stdin ends, how long the server must stay quiet before the close goes out.
+    pub(crate) linger: Duration,
+    /// `--ping-interval` / `--ping-timeout`.
+    pub(crate) keepalive: Option<KeepaliveConfig>,
+}
+
+/// Where the conversation stands.
+enum Phase {
+    /// stdin is open: its lines are sent.
+    Sending,
+    /// stdin ended: waiting for the server to go quiet before closing, so replies in flight are
+    /// not lost (servers such as Python `websockets` drop replies once a close arrives).
+    Lingering { quiet_since: Instant },
+    /// The close was sent (or received): waiting for the close handshake to finish.
+    Closing { since: Instant },
+}
+
+/// How one connection ended.
+enum Ended {
+    /// The conversation is over: exit with this status.
+    Exit(ExitCode),
+    /// The server closed or the connection dropped while stdin was still open: with
+    /// `--reconnect`, connect again; otherwise exit with this status.
+    Dropped(ExitCode),
+}
+
+type Lines = mpsc::UnboundedReceiver<io::Result<String>>;
+
+/// Connects with `config` and runs the conversation; with `--reconnect`, again after every
+/// server close or drop while stdin is open. The first connection must succeed (exit 3 if not,
+/// so a wrong URL or option is reported at once); later attempts are retried with backoff.
+pub(crate) fn run(
+    config: ClientConfig,
+    args: &ConnectArgs,
+    limits: Limits,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(converse_until_done(config, args, &limits))
+}
+
+async fn converse_until_done(
+    config: ClientConfig,
+    args: &ConnectArgs,
+    limits: &Limits,
+) -> anyhow::Result<ExitCode> {
+    // The handshake, and every frame from here on, are in the trace (-v, --trace-file).
+    let mut socket = match connect_async_with(config.clone()).await {
+        Ok((socket, _response)) => socket,
+        Err(err) => {
+            eprintln!(
+                "sockeye: cannot connect ({} stage): {}",
+                err.stage(),
+                trace::shown(&err, &args.trace)
+            );
+            return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
+        }
+    };
+    let mut lines = stdin_lines();
+    let policy = ReconnectPolicy::default();
+    loop {
+        socket.set_keepalive(limits.keepalive.clone());
+        match converse(&mut socket, &mut lines, args, limits).await? {
+            Ended::Exit(code) => return Ok(code),
+            Ended::Dropped(code) if !args.reconnect => return Ok(code),
+            Ended::Dropped(_) => {}
+        }
+        drop(socket);
+        let mut attempt = 0;
+        socket = loop {
+            attempt += 1;
+            let delay = policy.delay(attempt, random_unit());
+            eprintln!(
+                "sockeye: reconnecting in {:.1} s (attempt {attempt})",
+                delay.as_secs_f64()
+            );
+            tokio::time::sleep(delay).await;
+            match connect_async_with(config.clone()).await {
+                Ok((socket, _response)) => {
+                    eprintln!("sockeye: reconnected");
+                    break socket;
+                }
+                Err(err) => eprintln!(
+                    "sockeye: cannot reconnect ({} stage): {}",
+                    err.stage(),
+                    trace::shown(&err, &args.trace)
+                ),
+            }
+        };
+    }
+}
+
+/// Reads stdin on a thread of its own; the channel ends when stdin does.
+fn stdin_lines() -> Lines {
+    let (sender, lines) = mpsc::unbounded_channel();
+    thread::spawn(move || {
+        for line in io::stdin().lock().lines() {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
+}
+
+/// One connection: send stdin's lines, print what arrives, close when stdin ends.
+async fn converse(
+    socket: &mut WebSocketStream<AsyncStream>,
+    lines: &mut Lines,
+    args: &ConnectArgs,
+    limits: &Limits,
+) -> anyhow::Result<Ended> {
+    // The close code sockeye sent first, if it started the close: its echo is a normal end.
+    let mut started_close: Option<CloseCode> = None;
+    let mut phase = Phase::Sending;
+    // Whether an end now would be the server's doing while stdin is still open (what
+    // `--reconnect` reconnects after): not once stdin ended or sockeye sent a close.
+    let mut servers_doing = true;
+    loop {
+        let deadline = match phase {
+            Phase::Sending => None,
+            Phase::Lingering { quiet_since } => Some(quiet_since + limits.linger),
+            Phase::Closing { since } => Some(since + limits.close_timeout),
+        };
+        tokio::select! {
+            // Cancel-safe: whatever was read stays in the connection for the next call.
+            read = socket.read() => {
+                let message = match read {
+                    Ok(message) => message,
+                    Err(err) => return Ok(ended(socket, err, servers_doing, started_close, args)),
+                };
+                print_message(&message)?;
+                match (&phase, &message) {
+                    (Phase::Closing { .. }, _) => {}
+                    (_, message) if close_code(message).is_some() => {
+                        phase = Phase::Closing { since: Instant::now() }
+                    }
+                    // Only data counts as a reply in flight, not keepalive's pongs.
+                    (Phase::Lingering { .. }, message) if is_data(message) => {
+                        phase = Phase::Lingering { quiet_since: Instant::now() }
+                    }
+                    (Phase::Lingering { .. } | Phase::Sending, _) => {}
+                }
+            }
+            line = lines.recv(), if matches!(phase, Phase::Sending) => match line {
+                Some(Ok(line)) => {
+                    let message = match commands::parse(&line, args.slash) {
+                        Ok(message) => message,
+                        Err(why) => {
+                            eprintln!("sockeye: not sent: {why}");
+                            continue;
+                        }
+                    };
+                    socket.send(&message).await?;
+                    if let Some(code) = close_code(&message) {
+                        started_close = Some(code);
+                        servers_doing = false;
+                        phase = Phase::Closing { since: Instant::now() };
+                    }
+                }
+                Some(Err(err)) => return Err(err).context("cannot read stdin"),
+                None => {
+                    servers_doing = false;
+                    phase = Phase::Lingering { quiet_since: Instant::now() };
+                }
+            },
+            () = sleep_until(deadline), if deadline.is_some() => match phase {
+                Phase::Lingering { .. } => {
+                    let close = CloseFrame::new(CloseCode::from(args.close_code), &args.close_reason);
+                    started_close = Some(close.code);
+                    socket.send(Message::Close(Some(close))).await?;
+                    phase = Phase::Closing { since: Instant::now() };
+                }
+                Phase::Closing { .. } => {
+                    eprintln!(
+                        "sockeye: the server did not finish the close within {:?}; giving up",
+                        limits.close_timeout
+                    );
+                    return Ok(Ended::Exit(ExitCode::from(EXIT_ABNORMAL_CLOSE)));
+                }
+                Phase::Sending => {}
+            },
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Prints a text, binary or (with `--frames`) raw frame; control messages are not printed.
+fn print_message(message: &Message) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match message {
+        Message::Text(text) => writeln!(out, "{}", print::escape_text(text.as_str())),
+        Message::Binary(data) => writeln!(
+            out,
+            "[binary {} bytes] {}",
+            data.len(),
+            print::hex(data, usize::MAX)
+        ),
+        Message::Frame(frame) => writeln!(out, "{}", print::frame(frame)),
+        _ => Ok(()),
+    }
+    .or_else(ignore_broken_pipe)?;
+    out.flush().or_else(ignore_broken_pipe)?;
+    Ok(())
+}
+
+/// What the end of a connection means: the exit status, and whether `--reconnect` applies
+/// (`servers_doing`: the server ended it while stdin was still open).
+fn ended(
+    socket: &WebSocketStream<AsyncStream>,
+    err: Error,
+    servers_doing: bool,
+    started_close: Option<CloseCode>,
+    args: &ConnectArgs,
+) -> Ended {
+    let received = socket.connection().close_received().cloned().flatten();
+    let code = received.as_ref().map(|frame| frame.code);
+    let status = match err {
+        Error::ConnectionClosed => {
+            if args.verbose {
+                eprintln!("closed: server sent {}", print::close(received.as_ref()));
+            }
+            if code != Some(CloseCode::Normal) {
+                // Always shown: the code and reason are often the only explanation.
+                eprintln!(
+                    "sockeye: the server closed with {}",
+                    print::close(received.as_ref())
+                );
+            }
+            let normal =
+                code == Some(CloseCode::Normal) || (code.is_some() && code == started_close);
+            if normal {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_ABNORMAL_CLOSE)
+            }
+        }
+        err => {
+            if let Some(frame) = received.filter(|frame| frame.code != CloseCode::Normal) {
+                eprintln!(
+                    "sockeye: the server closed with {}",
+                    print::close(Some(&frame))
+                );
+            }
+            let hint = match &err {
+                Error::Protocol(ProtocolError::PingTimeout { .. }) => {
+                    " (--ping-timeout sets how long to wait for a pong)"
+                }
+                _ => "",
+            };
+            eprintln!(
+                "sockeye: the connection failed: {}{hint}",
+                trace::shown(&err, &args.trace)
+            );
+            ExitCode::from(EXIT_ABNORMAL_CLOSE)
+        }
+    };
+    if servers_doing {
+        Ended::Dropped(status)
+    } else {
+        Ended::Exit(status)
+    }
+}
+
+/// A text or binary message, or (with `--frames`) a data frame: what a server sends in reply.
+fn is_data(message: &Message) -> bool {
+    match message {
+        Message::Text(_) | Message::Binary(_) => true,
+        Message::Frame(frame) => matches!(
+            frame.opcode(),
+            OpCode::Text | OpCode::Binary | OpCode::Continuation
+        ),
+        _ => false,
+    }
+}
+
+/// The code of a close `message` (a close message, or a raw close frame): 1005 when it has none.
+pub(crate) fn close_code(message: &Message) -> Option<CloseCode> {
+    let frame = match message {
+        Message::Close(frame) => frame.clone(),
+        Message::Frame(frame) if frame.opcode() == OpCode::Close => {
+            CloseFrame::parse(&frame.payload).ok().flatten()
+        }
+        _ => return None,
+    };
+    Some(frame.map_or(CloseCode::NoStatusReceived, |frame| frame.code))
+}
+
+/// A uniform random number in `[0, 1)` for the reconnect jitter.
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 8];
+    sockeye::proto::random::fill_os_random(&mut bytes);
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn ignore_broken_pipe(err: io::Error) -> io::Result<()> {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    Err(err)
+}
