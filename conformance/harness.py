@@ -2,7 +2,8 @@
 """Helpers for conformance/run.sh (run with the Autobahn venv's python).
 
   harness.py free-port                      print a free TCP port on 127.0.0.1
-  harness.py spec TEMPLATE OUT URL          write TEMPLATE with its URL set to URL
+  harness.py spec TEMPLATE OUT URL          write TEMPLATE with its URL set to URL (and, with
+                                            AUTOBAHN_FULL=1 in the environment, every case)
   harness.py wait-port PORT SECONDS [PID]   wait until 127.0.0.1:PORT accepts (PID: give up if it exits)
   harness.py check SPEC INDEX MODE          the gate summarize.py leaves out (see below)
 
@@ -34,6 +35,10 @@ def spec(template, out, url):
         data["servers"][0]["url"] = url
     else:
         data["url"] = url
+    if os.environ.get("AUTOBAHN_FULL") == "1":
+        # All 517 cases instead of the template's CI selection (see CONFORMANCE.md).
+        data["cases"] = ["*"]
+        data["exclude-cases"] = []
     with open(out, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=3)
 

@@ -3,8 +3,9 @@
 # client, tokio-tungstenite's and fastwebsockets' (`race-client`), `sockeye bench` itself, and
 # Python's websocket-client (`wsclient_bench.py`), each driving one fixed server: the TCP
 # ceiling of race-server on a current-thread runtime, so the client is what is measured. One
-# connection, binary messages, SIZES × WINDOWS, DURATION seconds after WARMUP. The table goes
-# into BENCHMARKS.md (block race-clients; NO_WRITE=1 prints it instead).
+# connection, binary messages, SIZES × WINDOWS, DURATION seconds after WARMUP, REPEAT times
+# (clients interleaved; the table shows medians). The table goes into BENCHMARKS.md (block
+# race-clients; NO_WRITE=1 prints it instead).
 #
 #   benches/race/clients.sh
 #
@@ -16,6 +17,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 SIZES=${SIZES:-"16 1024 65536"}
 WINDOWS=${WINDOWS:-"1 64"}
 DURATION=${DURATION:-3}
+REPEAT=${REPEAT:-3}
 WARMUP=${WARMUP:-0.5}
 RESULTS=${RESULTS:-$TARGET/race/clients.jsonl}
 PYTHON=${PYTHON:-python3}
@@ -34,7 +36,7 @@ mkdir -p "$(dirname "$RESULTS")"
 out=$(mktemp)
 "$BIN/race-server" tcp --threads 1 --max-seconds 900 > "$out" &
 SERVER_PID=$!
-trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; rm -f "$out"' EXIT
+trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; rm -f "$out" "${run_out:-}" "${cpu_out:-}"' EXIT
 URL=
 for _ in $(seq 100); do
     URL=$(sed -n 's/^listening on //p' "$out")
@@ -43,30 +45,41 @@ for _ in $(seq 100); do
 done
 [[ -n $URL ]] || { echo "race-server did not start" >&2; exit 1; }
 
-# Appends one run's JSON, labelled with the client's name.
-record() {
+# Runs one client (its command after the name): its JSON, labelled with the client's name and
+# the CPU time (user + system, from bash's `time`) the client process used, goes into RESULTS.
+measure() {
+    local name=$1 cpu
+    shift
+    if ! { time timeout 60 "$@" > "$run_out" 2>/dev/null ; } 2> "$cpu_out"; then
+        echo '{"errors": ["failed"]}' > "$run_out"
+    fi
+    cpu=$(awk '{ print $1 + $2 }' "$cpu_out")
     "$PYTHON" -c '
 import json, sys
-run = json.loads(sys.stdin.read() or "{\"errors\": [\"failed\"]}")
-run.update(client=sys.argv[1], size=int(sys.argv[2]), window=int(sys.argv[3]))
-print(json.dumps(run))' "$1" "$2" "$3" >> "$RESULTS"
+run = json.loads(open(sys.argv[5]).read() or "{\"errors\": [\"failed\"]}")
+run.update(client=sys.argv[1], size=int(sys.argv[2]), window=int(sys.argv[3]),
+           client_cpu_s=float(sys.argv[4]))
+print(json.dumps(run))' "$name" "$size" "$window" "$cpu" "$run_out" >> "$RESULTS"
 }
+TIMEFORMAT='%3U %3S'
+cpu_out=$(mktemp)
+run_out=$(mktemp)
 
 for size in $SIZES; do
-    for window in $WINDOWS; do
-        common=(-s "$size" -w "$window" -d "$DURATION" --warmup "$WARMUP" --binary)
-        timeout 60 "$BIN/sockeye" bench "$URL" --json --quiet "${common[@]}" \
-            | record "sockeye bench" "$size" "$window" || true
-        for lib in sockeye tungstenite fastwebsockets; do
-            timeout 60 "$BIN/race-client" "$lib" "$URL" "${common[@]}" \
-                | record "$lib" "$size" "$window" || true
-        done
-        if [[ -x $VENV_PYTHON ]]; then
-            timeout 60 "$VENV_PYTHON" benches/race/wsclient_bench.py "$URL" "${common[@]}" \
-                | record "websocket-client (Python)" "$size" "$window" || true
-        fi
-        printf '\rsize %s window %s done   ' "$size" "$window" >&2
+  for window in $WINDOWS; do
+    for round in $(seq "$REPEAT"); do
+      common=(-s "$size" -w "$window" -d "$DURATION" --warmup "$WARMUP" --binary)
+      measure "sockeye bench" "$BIN/sockeye" bench "$URL" --json --quiet "${common[@]}"
+      for lib in sockeye tungstenite fastwebsockets; do
+          measure "$lib" "$BIN/race-client" "$lib" "$URL" "${common[@]}"
+      done
+      if [[ -x $VENV_PYTHON ]]; then
+          measure "websocket-client (Python)" "$VENV_PYTHON" benches/race/wsclient_bench.py \
+              "$URL" "${common[@]}"
+      fi
+      printf '\rsize %s window %s round %s done   ' "$size" "$window" "$round" >&2
     done
+  done
 done
 echo >&2
 

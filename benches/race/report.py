@@ -86,6 +86,8 @@ def median_run(runs):
     p99 = statistics.median(run["latency_us"]["p99"] for run in ok)
     cpu = [run["server_cpu_ticks"] * 1e4 / (run["msgs_per_sec"] * (run["duration_s"] + run["warmup_s"]))
            for run in ok if "server_cpu_ticks" in run]
+    cpu += [run["client_cpu_s"] * 1e6 / (run["msgs_per_sec"] * (run["duration_s"] + run["warmup_s"]))
+            for run in ok if "client_cpu_s" in run]
     return {
         "rate": statistics.median(rates),
         "spread": (max(rates) - min(rates)) / statistics.median(rates) if len(rates) > 1 else 0.0,
@@ -162,36 +164,58 @@ def servers_block(rows, command):
 
 
 def clients_block(rows, command):
-    groups = defaultdict(dict)
+    groups = defaultdict(lambda: defaultdict(list))
     for run in rows:
-        groups[(run["size"], run["window"])][run["client"]] = run
+        groups[(run["size"], run["window"])][run["client"]].append(run)
     clients = [c for c in ["sockeye bench", "sockeye", "tungstenite", "fastwebsockets",
                            "websocket-client (Python)"]
                if any(c in by_client for by_client in groups.values())]
+    repeats = max((len(runs) for by_client in groups.values() for runs in by_client.values()),
+                  default=1)
     out = [f"Command: `{command}`", "", f"Machine: {machine()}", ""]
     out.append("One connection, binary messages, against the TCP ceiling server (current-thread); "
-               "msgs/s · p99 round trip.")
+               f"msgs/s (median of {repeats} run{'s' if repeats > 1 else ''}) · p99 round trip. "
+               "`sockeye` is race-client's loop with sockeye's client; `sockeye bench` is the "
+               "load generator itself.")
     out.append("")
     header = ["size", "window"] + clients + ["sockeye/tungstenite", "sockeye/fastwebsockets"]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "---|" * len(header))
+    cpu_lines = []
     for key in sorted(groups):
         size, window = key
+        medians = {c: median_run(groups[key].get(c, [])) for c in clients}
         cells = [size_name(size), str(window)]
         for c in clients:
-            run = groups[key].get(c)
-            if run is None or run.get("errors") or not run.get("messages"):
-                cells.append("failed" if run else "–")
+            m = medians[c]
+            if m is None:
+                cells.append("failed" if groups[key].get(c) else "–")
             else:
-                cells.append(f"{rate(run['msgs_per_sec'])} · {micros(run['latency_us']['p99'])}")
-        mine = groups[key].get("sockeye")
+                spread = f" ±{m['spread'] * 50:.0f}%" if m["runs"] > 1 and m["spread"] > 0.1 else ""
+                cells.append(f"{rate(m['rate'])}{spread} · {micros(m['p99'])}")
+        mine = medians.get("sockeye")
         for peer in PEERS:
-            theirs = groups[key].get(peer)
-            if mine and theirs and mine.get("messages") and theirs.get("messages"):
-                cells.append(f"{mine['msgs_per_sec'] / theirs['msgs_per_sec']:.2f}×")
+            theirs = medians.get(peer)
+            if mine and theirs:
+                cells.append(f"{mine['rate'] / theirs['rate']:.2f}×")
             else:
                 cells.append("–")
         out.append("| " + " | ".join(cells) + " |")
+        cpu_cells = [size_name(size), str(window)]
+        for c in clients:
+            m = medians[c]
+            cpu_cells.append("–" if m is None or m["cpu_us"] is None else f"{m['cpu_us']:.2f}")
+        cpu_lines.append("| " + " | ".join(cpu_cells) + " |")
+    if any(line.count("–") < len(clients) for line in cpu_lines):
+        out.append("")
+        out.append("Client CPU time (user + system of the client process, from bash `time`) per "
+                   "echoed message, in µs; it includes the process's start-up and connection, "
+                   "which weighs on the Python client (interpreter start) at low rates:")
+        out.append("")
+        cpu_header = ["size", "window"] + clients
+        out.append("| " + " | ".join(cpu_header) + " |")
+        out.append("|" + "---|" * len(cpu_header))
+        out.extend(cpu_lines)
     return "\n".join(out)
 
 

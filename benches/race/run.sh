@@ -3,7 +3,7 @@
 # ceiling, one after another under the same load generator (`sockeye bench`), and the Markdown
 # table of msgs/s and p99 written into BENCHMARKS.md.
 #
-#   benches/race/run.sh                  # the whole matrix (~7 minutes), table into BENCHMARKS.md
+#   benches/race/run.sh                  # the whole matrix (~8 minutes), table into BENCHMARKS.md
 #   REPEAT=3 CONNS=100 SIZES="16 1024" WINDOWS=64 benches/race/run.sh   # key rows, 3 times each
 #
 # Matrix: servers × connections × sizes × windows × runtime threads, each run DURATION seconds
@@ -27,7 +27,7 @@ for var in SERVERS CONNS SIZES WINDOWS THREADS DURATION WARMUP REPEAT; do
     if [[ -n ${!var:-} ]]; then GIVEN+="$var=\"${!var}\" "; fi
 done
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-SERVERS=${SERVERS:-"sockeye tungstenite fastwebsockets tcp"}
+SERVERS=${SERVERS:-"sockeye sockeye-loop tungstenite fastwebsockets tcp"}
 CONNS=${CONNS:-"1 100"}
 SIZES=${SIZES:-"16 1024 65536"}
 WINDOWS=${WINDOWS:-"1 64"}

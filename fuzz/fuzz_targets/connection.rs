@@ -11,6 +11,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
 use sockeye_proto::frame::FrameDecoder;
 use sockeye_proto::random::FixedMaskKey;
 use sockeye_proto::{Config, Connection, Message, OpCode, ProtocolError, Role};
@@ -24,6 +25,9 @@ struct Input {
     small_limits: bool,
     /// Report end of stream after the last byte.
     eof: bool,
+    /// permessage-deflate in force: server and client no-context-takeover, and window bits
+    /// (8 + n % 8) of each side. Reaches RSV1 rules, inflating, its limits and compression.
+    deflate: Option<(bool, bool, u8, u8)>,
     /// Sizes of the pieces the stream is cut into, used in turn (0 counts as 1).
     chunks: Vec<u8>,
     stream: Vec<u8>,
@@ -40,9 +44,24 @@ fuzz_target!(|input: Input| {
         config.max_frame_size = 64;
         config.max_message_size = 256;
     }
+    let deflate = input
+        .deflate
+        .map(|(snct, cnct, smwb, cmwb)| PerMessageDeflate {
+            server_no_context_takeover: snct,
+            client_no_context_takeover: cnct,
+            server_max_window_bits: 8 + smwb % 8,
+            client_max_window_bits: 8 + cmwb % 8,
+        });
     for role in [Role::Server, Role::Client] {
-        let chunked = run(role, &config, &input.stream, &input.chunks, input.eof);
-        let whole = run(role, &config, &input.stream, &[], input.eof);
+        let chunked = run(
+            role,
+            &config,
+            deflate,
+            &input.stream,
+            &input.chunks,
+            input.eof,
+        );
+        let whole = run(role, &config, deflate, &input.stream, &[], input.eof);
         assert_eq!(
             chunked, whole,
             "{role:?}: chunking changed what was received"
@@ -52,9 +71,19 @@ fuzz_target!(|input: Input| {
 
 /// Feeds `stream` cut into pieces of `chunks` sizes (the whole stream at once when empty),
 /// draining and answering messages after each piece. Returns what was received.
-fn run(role: Role, config: &Config, stream: &[u8], chunks: &[u8], eof: bool) -> Received {
+fn run(
+    role: Role,
+    config: &Config,
+    deflate: Option<PerMessageDeflate>,
+    stream: &[u8],
+    chunks: &[u8],
+    eof: bool,
+) -> Received {
     let mut connection =
         Connection::with_mask_keys(role, config.clone(), Box::new(FixedMaskKey([1, 2, 3, 4])));
+    if let Some(agreed) = deflate {
+        connection = connection.with_deflate(agreed, &DeflateConfig::default().min_size(0));
+    }
     let mut received = Vec::new();
     let mut sizes = chunks.iter().cycle();
     let mut rest = stream;

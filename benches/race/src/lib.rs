@@ -174,7 +174,12 @@ impl Recorder {
     }
 
     /// The report in the shape of `sockeye bench --json`; `fields` are added to it.
-    pub fn report(&self, seconds: f64, size: usize, fields: serde_json::Value) -> serde_json::Value {
+    pub fn report(
+        &self,
+        seconds: f64,
+        size: usize,
+        fields: serde_json::Value,
+    ) -> serde_json::Value {
         let h = &self.histogram;
         let per_second = |value: f64| if seconds > 0.0 { value / seconds } else { 0.0 };
         let us = |ns: u64| ns as f64 / 1e3;
@@ -196,7 +201,8 @@ impl Recorder {
                 "max": us(h.max()),
             },
         });
-        if let (Some(report), serde_json::Value::Object(fields)) = (report.as_object_mut(), fields) {
+        if let (Some(report), serde_json::Value::Object(fields)) = (report.as_object_mut(), fields)
+        {
             report.extend(fields);
         }
         report
@@ -282,10 +288,7 @@ mod tests {
             split_url("ws://127.0.0.1:9/a?b").ok(),
             Some(("127.0.0.1:9".into(), "/a?b".into()))
         );
-        assert_eq!(
-            split_url("ws://h:1").ok(),
-            Some(("h:1".into(), "/".into()))
-        );
+        assert_eq!(split_url("ws://h:1").ok(), Some(("h:1".into(), "/".into())));
         assert!(split_url("http://h/").is_err());
     }
 }

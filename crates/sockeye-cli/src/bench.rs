@@ -64,7 +64,13 @@ pub(crate) struct BenchArgs {
     #[arg(short = 'w', long, default_value_t = 1, value_name = "N")]
     pub(crate) window: usize,
     /// Seconds to measure (after --warmup).
-    #[arg(short = 'd', long, default_value_t = 10.0, value_name = "SECONDS", conflicts_with = "count")]
+    #[arg(
+        short = 'd',
+        long,
+        default_value_t = 10.0,
+        value_name = "SECONDS",
+        conflicts_with = "count"
+    )]
     pub(crate) duration: f64,
     /// Stop after this many replies in all (after --warmup) instead of after --duration.
     #[arg(short = 'n', long, value_name = "N")]
@@ -112,7 +118,9 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .parse::<usize>()
         .ok()
         .and_then(|n| n.checked_mul(unit))
-        .ok_or_else(|| format!("{text:?} is not a size: use bytes, or a number with k or m (1k = 1024)"))
+        .ok_or_else(|| {
+            format!("{text:?} is not a size: use bytes, or a number with k or m (1k = 1024)")
+        })
 }
 
 /// Everything a connection's driver needs to know, fixed for the run.
@@ -254,7 +262,17 @@ async fn drive(
         last_ns: 0,
         error: None,
     };
-    if let Err(err) = exchange(&mut socket, &plan, quota, start, first_due_ns, &progress, &mut outcome).await {
+    if let Err(err) = exchange(
+        &mut socket,
+        &plan,
+        quota,
+        start,
+        first_due_ns,
+        &progress,
+        &mut outcome,
+    )
+    .await
+    {
         outcome.error = Some(err);
         return outcome;
     }
@@ -400,7 +418,10 @@ async fn bench(
     let sockets = match opened {
         Ok(sockets) => sockets,
         Err(err) => {
-            eprintln!("sockeye bench: cannot connect ({} stage): {err}", err.stage());
+            eprintln!(
+                "sockeye bench: cannot connect ({} stage): {err}",
+                err.stage()
+            );
             return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
         }
     };
@@ -659,7 +680,7 @@ fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

@@ -151,7 +151,10 @@ mod tests {
             previous = index;
             let high = Histogram::highest_in(index);
             assert!(high >= value, "{value} > {high}");
-            assert!((high - value) as f64 <= value as f64 / 128.0 + 1.0, "{value} {high}");
+            assert!(
+                (high - value) as f64 <= value as f64 / 128.0 + 1.0,
+                "{value} {high}"
+            );
         }
         assert_eq!(Histogram::index(u64::MAX), super::BUCKETS - 1);
     }

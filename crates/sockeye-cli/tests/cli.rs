@@ -164,7 +164,15 @@ fn connect_sends_headers_origin_and_subprotocol() {
     ] {
         assert!(headers.contains(&expected), "{expected:?} in {headers:?}");
     }
-    assert_eq!(server.peer.event("open"), ["/headers", "chat.v2", "-"]);
+    // Compression is offered by default, and websockets accepts it.
+    assert_eq!(
+        server.peer.event("open"),
+        [
+            "/headers",
+            "chat.v2",
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        ]
+    );
     client.close_stdin();
     let finished = client.finish();
     finished.assert_success("sockeye connect -v");

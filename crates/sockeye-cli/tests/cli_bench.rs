@@ -94,7 +94,18 @@ fn bench_by_duration_with_warmup_on_two_threads() {
     let report = bench_json(
         &url,
         &[
-            "-d", "0.5", "--warmup", "0.2", "-s", "1k", "-c", "2", "-w", "4", "--threads", "2",
+            "-d",
+            "0.5",
+            "--warmup",
+            "0.2",
+            "-s",
+            "1k",
+            "-c",
+            "2",
+            "-w",
+            "4",
+            "--threads",
+            "2",
         ],
     );
     assert_eq!(report["duration_s"], 0.5, "{report}");
@@ -147,7 +158,10 @@ fn bench_prints_a_summary_for_people() {
     .finish();
     finished.assert_success("sockeye bench");
     let out = finished.stdout.join("\n");
-    assert!(out.contains("1 connection, 16 B text messages, window 2"), "{out}");
+    assert!(
+        out.contains("1 connection, 16 B text messages, window 2"),
+        "{out}"
+    );
     assert!(out.contains("msg/s"), "{out}");
     assert!(out.contains("p99"), "{out}");
     // Not a terminal: no progress line.
@@ -163,5 +177,9 @@ fn bench_exits_3_when_nothing_listens() {
     let url = format!("ws://127.0.0.1:{port}/");
     let finished = Peer::spawn("sockeye bench", sockeye(&["bench", &url, "-n", "10"])).finish();
     assert_eq!(finished.status.code(), Some(3), "{}", finished.stderr);
-    assert!(finished.stderr.contains("cannot connect"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("cannot connect"),
+        "{}",
+        finished.stderr
+    );
 }

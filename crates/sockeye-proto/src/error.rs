@@ -72,7 +72,8 @@ pub enum ProtocolError {
     /// A message larger than [`Config::max_message_size`](crate::Config::max_message_size).
     #[error("received a message of at least {size} bytes; the limit is {limit} bytes (raise max_message_size to accept it)")]
     MessageTooLarge {
-        /// Bytes of the message so far, including the frame that crossed the limit.
+        /// Bytes of the message so far, including the frame that crossed the limit (for a
+        /// compressed message, whose inflating stops at the limit: the limit plus one).
         size: u64,
         /// The configured limit.
         limit: usize,

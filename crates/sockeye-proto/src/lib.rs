@@ -9,6 +9,9 @@
 //! - [`frame`]: the frame codec and masking, for frame-level tools.
 //! - [`ProtocolError`]: what the peer did wrong, each mapped to its close code in one place.
 //! - [`proxy`]: HTTP `CONNECT` and SOCKS4/4a/5 handshakes, to open a tunnel through a proxy.
+//! - [`extensions`]: `Sec-WebSocket-Extensions`, and permessage-deflate (RFC 7692) in
+//!   [`extensions::deflate`]: negotiation and compression, switched on with
+//!   [`Connection::with_deflate`].
 //!
 //! Randomness (masking keys, handshake keys) comes from sources the caller can replace,
 //! defaulting to the operating system's CSPRNG ([`random`]).

@@ -306,10 +306,9 @@ impl fmt::Debug for Error {
                 .field("location", &error_url(location))
                 .field("why", &error_text(why))
                 .finish(),
-            Self::Rejected { status } => f
-                .debug_struct("Rejected")
-                .field("status", status)
-                .finish(),
+            Self::Rejected { status } => {
+                f.debug_struct("Rejected").field("status", status).finish()
+            }
             Self::Protocol(err) => f.debug_tuple("Protocol").field(err).finish(),
             Self::Send(err) => f.debug_tuple("Send").field(err).finish(),
             Self::Io { stage, source } => f

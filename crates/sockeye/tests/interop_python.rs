@@ -230,19 +230,21 @@ fn size_echo_events() -> Vec<Vec<String>> {
 // ---------------------------------------------------------------------------------------------
 
 /// Sends every size as text and binary, checks each echo byte for byte, and checks that the
-/// server received the exact pattern; returns after a 1000 "bye" close.
-fn client_echo_every_size(server: &mut PythonServer) {
+/// server received the exact pattern; returns after a 1000 "bye" close. `accepted`: the
+/// `Sec-WebSocket-Extensions` the server answers sockeye's default offer with, if any.
+fn client_echo_every_size(server: &mut PythonServer, accepted: Option<&str>) {
     let (mut socket, response) = connect(client_config(&server.url("/echo")));
     assert_eq!(response.status, 101);
     assert_eq!(
         response.headers.get("Sec-WebSocket-Extensions"),
-        None,
-        "sockeye offered no extension, so none may be accepted"
+        accepted,
+        "sockeye offers permessage-deflate by default"
     );
+    assert_eq!(response.deflate.is_some(), accepted.is_some());
     assert_eq!(
         server.peer.event("open"),
-        strings(["/echo", "-", "-"]),
-        "the server negotiated no subprotocol and no extension"
+        strings(["/echo", "-", accepted.unwrap_or("-")]),
+        "the server negotiated no subprotocol"
     );
     for message in pattern_messages() {
         socket.send(&message).expect("send");
@@ -269,15 +271,19 @@ fn client_echo_every_size(server: &mut PythonServer) {
 
 #[test]
 fn client_echoes_every_size_with_websockets_server() {
-    // The server's default: it would accept permessage-deflate, but sockeye does not offer it.
+    // Both defaults: sockeye offers permessage-deflate and websockets accepts it (more in
+    // interop_deflate.rs).
     let mut server = PythonServer::start(&[]);
-    client_echo_every_size(&mut server);
+    client_echo_every_size(
+        &mut server,
+        Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"),
+    );
 }
 
 #[test]
 fn client_echoes_every_size_with_websockets_server_without_compression() {
     let mut server = PythonServer::start(&["--compression", "none"]);
-    client_echo_every_size(&mut server);
+    client_echo_every_size(&mut server, None);
 }
 
 #[test]
@@ -385,9 +391,14 @@ fn client_negotiates_subprotocol_with_websockets() {
         .subprotocol("chat.v3");
     let (mut socket, response) = connect(config);
     assert_eq!(response.subprotocol.as_deref(), Some("chat.v2"));
+    // sockeye offers compression by default, and websockets accepts it.
     assert_eq!(
         server.peer.event("open"),
-        strings(["/echo", "chat.v2", "-"])
+        strings([
+            "/echo",
+            "chat.v2",
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        ])
     );
     socket.send_text("with chat.v2").expect("send");
     assert_eq!(read(&mut socket), Message::text("with chat.v2"));
@@ -472,8 +483,8 @@ fn client_sends_no_origin_unless_configured() {
     assert_eq!(header(&headers, "sec-websocket-version"), ["13"]);
     assert_eq!(
         header(&headers, "sec-websocket-extensions"),
-        Vec::<&str>::new(),
-        "sockeye offers no extension"
+        ["permessage-deflate; client_max_window_bits"],
+        "sockeye offers permessage-deflate, and nothing else, by default"
     );
     close_client(socket, CloseCode::Normal, "");
     assert_eq!(server.closed(), strings(["1000", "", "1000", ""]));
@@ -518,7 +529,7 @@ fn websockets_client_echoes_every_size_with_sockeye_server() {
 }
 
 #[test]
-fn websockets_client_offering_permessage_deflate_gets_no_extension() {
+fn websockets_client_offering_permessage_deflate_gets_it() {
     let (run, finished) = websockets_client_echo_every_size("deflate");
     let offer = run
         .request
@@ -528,7 +539,10 @@ fn websockets_client_offering_permessage_deflate_gets_no_extension() {
     assert!(offer.contains("permessage-deflate"), "{offer}");
     let open = &finished.events("open")[0];
     assert!(open[1].contains("permessage-deflate"), "{open:?}");
-    assert_eq!(open[2], "-", "sockeye accepted no extension: {open:?}");
+    assert_eq!(
+        open[2], "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
+        "sockeye's server accepts it by default (more in interop_deflate.rs): {open:?}"
+    );
 }
 
 #[test]

@@ -211,6 +211,8 @@ fn bearer_token_user_agent_and_no_origin_by_default() {
             "Connection: Upgrade",
             "Sec-WebSocket-Key: <key>",
             "Sec-WebSocket-Version: 13",
+            // Compression is offered by default.
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
             "User-Agent: probe/1.0",
             "Authorization: Bearer t0k3n",
         ])
@@ -236,6 +238,7 @@ fn headers_given_explicitly_replace_the_generated_ones() {
             "Connection: Upgrade",
             "Sec-WebSocket-Key: <key>",
             "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
             "User-Agent: curl/8.0",
             "Origin: https://given.example",
         ])
@@ -464,7 +467,8 @@ fn a_raw_frame_with_a_reserved_opcode_makes_the_server_fail_with_1002() {
         let _ = socket.flush();
         err
     });
-    let config = ClientConfig::new(&url).unwrap();
+    // Without compression no extension claims RSV1, so the reserved bit is the first fault.
+    let config = ClientConfig::new(&url).unwrap().compression(None);
     let (mut client, _) = blocking::connect_with(config).unwrap();
     client.set_read_timeout(Some(LIMIT)).unwrap();
     let reserved = Frame::new(OpCode::Reserved(0x3), &b"?"[..])

@@ -11,6 +11,11 @@
 //!   would wait, so one write carries the replies to every frame of one read).
 //! - `sockeye-loop`: `accept_async`, then `read()` and `queue()` in a loop: the same batching
 //!   without the server's per-connection command channel and shutdown watch.
+//! - `sockeye-select` and `sockeye-select-batched` (diagnosis, not in the default race): the
+//!   [`Server`]'s per-connection loop rebuilt with the public API — a `select!` over `read()`,
+//!   the connection's command channel and the shutdown watch. `sockeye-select` enters the
+//!   `select!` once per message, as `Server` does; `sockeye-select-batched` takes every message
+//!   already buffered before it selects again, and waits for shutdown with one future made once.
 //! - `tungstenite`: tokio-tungstenite's own echo example: `accept_async`, `split()`, keep text
 //!   and binary with `try_filter`, `forward` into the sink. `forward` feeds each message into
 //!   tungstenite's write buffer and flushes when the stream has nothing ready, so it batches too.
@@ -42,8 +47,17 @@ use sockeye_race::{accept_handshake, runtime, Args};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const USAGE: &str = "usage: race-server sockeye|sockeye-loop|tungstenite|fastwebsockets|tcp \
-                     [--threads N] [--max-seconds S]";
+const USAGE: &str = "usage: race-server sockeye|sockeye-loop|tungstenite|fastwebsockets|tcp\
+                     |sockeye-select|sockeye-select-batched [--threads N] [--max-seconds S]";
+const KINDS: [&str; 7] = [
+    "sockeye",
+    "sockeye-loop",
+    "tungstenite",
+    "fastwebsockets",
+    "tcp",
+    "sockeye-select",
+    "sockeye-select-batched",
+];
 
 fn main() -> ExitCode {
     let args = match Args::parse(&[]) {
@@ -54,14 +68,17 @@ fn main() -> ExitCode {
         }
     };
     let kind = args.positional.first().cloned().unwrap_or_default();
-    let (threads, max) = match (args.value("--threads", 1usize), args.seconds("--max-seconds", 1800.0)) {
+    let (threads, max) = match (
+        args.value("--threads", 1usize),
+        args.seconds("--max-seconds", 1800.0),
+    ) {
         (Ok(threads), Ok(max)) => (threads, max),
         (Err(err), _) | (_, Err(err)) => {
             eprintln!("race-server: {err}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    if !["sockeye", "sockeye-loop", "tungstenite", "fastwebsockets", "tcp"].contains(&kind.as_str()) {
+    if !KINDS.contains(&kind.as_str()) {
         eprintln!("race-server: unknown server {kind:?}\n{USAGE}");
         return ExitCode::from(2);
     }
@@ -101,6 +118,8 @@ async fn serve(kind: &str, listener: TcpListener) -> std::io::Result<()> {
         stream.set_nodelay(true)?;
         match kind {
             "sockeye-loop" => drop(tokio::spawn(sockeye_loop(stream))),
+            "sockeye-select" => drop(tokio::spawn(sockeye_select(stream, false))),
+            "sockeye-select-batched" => drop(tokio::spawn(sockeye_select(stream, true))),
             "tungstenite" => drop(tokio::spawn(tungstenite(stream))),
             "fastwebsockets" => drop(tokio::spawn(tokio::task::unconstrained(fastwebsockets(
                 stream,
@@ -125,8 +144,63 @@ async fn sockeye_loop(stream: TcpStream) {
     };
     // Replies are queued; `read` writes them all before it waits for more input.
     while let Ok(message) = socket.read().await {
-        if matches!(message, Message::Text(_) | Message::Binary(_)) && socket.queue(message).is_err() {
+        if matches!(message, Message::Text(_) | Message::Binary(_))
+            && socket.queue(message).is_err()
+        {
             return;
+        }
+    }
+}
+
+/// The shape of `Server`'s connection loop (see the module docs).
+async fn sockeye_select(stream: TcpStream, batched: bool) {
+    let Ok(mut socket) = sockeye::tokio::accept_async(stream).await else {
+        return;
+    };
+    // Nobody sends on these here; they stand for the Server's peer handle and shutdown signal.
+    let (_sender, mut commands) = tokio::sync::mpsc::unbounded_channel::<Message>();
+    let (_stop_sender, mut stop) = tokio::sync::watch::channel(false);
+    let mut stopping = false;
+    if batched {
+        let mut stop_for_wait = stop.clone();
+        let mut shutdown = std::pin::pin!(async move {
+            let _ = stop_for_wait.wait_for(|stop| *stop).await;
+        });
+        loop {
+            tokio::select! {
+                read = socket.read() => {
+                    let mut read = read;
+                    loop {
+                        match read {
+                            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                                let _ = socket.queue(message);
+                            }
+                            Ok(_) => {}
+                            Err(_) => return,
+                        }
+                        // Frames already buffered are taken now: no select, no waker traffic.
+                        if !socket.connection().has_buffered_frame() {
+                            break;
+                        }
+                        read = socket.read().await;
+                    }
+                }
+                Some(message) = commands.recv() => { let _ = socket.queue(message); }
+                () = &mut shutdown, if !stopping => stopping = true,
+            }
+        }
+    }
+    loop {
+        tokio::select! {
+            read = socket.read() => match read {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => { let _ = socket.queue(message); }
+                Ok(_) => {}
+                Err(_) => return,
+            },
+            Some(message) = commands.recv() => { let _ = socket.queue(message); }
+            changed = stop.changed(), if !stopping => {
+                stopping = changed.is_err() || *stop.borrow();
+            }
         }
     }
 }
@@ -151,14 +225,13 @@ async fn fastwebsockets(mut stream: TcpStream) {
         let Ok(frame) = socket.read_frame().await else {
             return;
         };
-        match frame.opcode {
+        let echo = match frame.opcode {
             FastOpCode::Close => return,
-            FastOpCode::Text | FastOpCode::Binary => {
-                if socket.write_frame(frame).await.is_err() {
-                    return;
-                }
-            }
-            _ => {}
+            FastOpCode::Text | FastOpCode::Binary => frame,
+            _ => continue,
+        };
+        if socket.write_frame(echo).await.is_err() {
+            return;
         }
     }
 }

@@ -551,13 +551,9 @@ impl Connection {
             apply_mask_at(&mut payload[frame.unmasked..], key, frame.unmasked);
         }
         if let (true, true, Some(codec)) = (frame.compressed, frame.header.fin, &mut self.deflate) {
-            // The end of a compressed message: inflate the tail its sender removed. A last
-            // frame with no payload at all (some zlib-based senders make one for an empty
-            // message) ends where a flush ended; the tail would open a block that never ends.
-            if len > 0 {
-                let utf8 = frame.validate_utf8.then_some(&mut self.utf8);
-                inflate(codec, &[], self.config.max_message_size, utf8, true)?;
-            }
+            // The end of a compressed message: inflate the tail its sender removed.
+            let utf8 = frame.validate_utf8.then_some(&mut self.utf8);
+            inflate(codec, &[], self.config.max_message_size, utf8, true)?;
         }
         let header = frame.header;
         self.frame = None;
@@ -651,17 +647,19 @@ impl Connection {
                 parts: BytesMut::new(),
                 compressed,
             });
-            return Ok(Some(Message::Frame(match (compressed, &mut self.deflate) {
-                // Delivered inflated, as the frame of an uncompressed message would be.
-                (true, Some(codec)) => {
-                    let payload = codec.inflater.take_output();
-                    let mut header = frame.header;
-                    header.rsv &= !RSV1;
-                    header.payload_len = payload.len() as u64;
-                    Frame { header, payload }
-                }
-                _ => frame,
-            })));
+            return Ok(Some(Message::Frame(
+                match (compressed, &mut self.deflate) {
+                    // Delivered inflated, as the frame of an uncompressed message would be.
+                    (true, Some(codec)) => {
+                        let payload = codec.inflater.take_output();
+                        let mut header = frame.header;
+                        header.rsv &= !RSV1;
+                        header.payload_len = payload.len() as u64;
+                        Frame { header, payload }
+                    }
+                    _ => frame,
+                },
+            )));
         }
         if let (true, Some(codec)) = (compressed, &mut self.deflate) {
             // The inflater assembles a compressed message.

@@ -296,13 +296,15 @@ pub fn check_response(
     Err(first_problem.unwrap_or(DeflateProblem::NotOffered))
 }
 
-fn check_answer(offer: &ExtensionOffer, answered: &Params) -> Result<PerMessageDeflate, DeflateProblem> {
-    let offered = Params::parse(offer, Direction::Offer).map_err(|problem| {
-        DeflateProblem::InvalidOffer {
+fn check_answer(
+    offer: &ExtensionOffer,
+    answered: &Params,
+) -> Result<PerMessageDeflate, DeflateProblem> {
+    let offered =
+        Params::parse(offer, Direction::Offer).map_err(|problem| DeflateProblem::InvalidOffer {
             offer: offer.to_string(),
             problem: Box::new(problem),
-        }
-    })?;
+        })?;
     // 7.1.1.1: the server must accept an offered server_no_context_takeover; it may add it.
     if offered.server_no_context_takeover && !answered.server_no_context_takeover {
         return Err(DeflateProblem::ServerNoContextTakeoverDropped);
@@ -312,9 +314,13 @@ fn check_answer(offer: &ExtensionOffer, answered: &Params) -> Result<PerMessageD
         answered.client_no_context_takeover || offered.client_no_context_takeover;
     // 7.1.2.1: an offered limit must be answered with the same or a smaller one; an answer
     // without an offer is allowed (the client only inflates, with any window).
-    let server_max_window_bits = match (offered.server_max_window_bits, answered.server_max_window_bits)
-    {
-        (Some(offered), None) => return Err(DeflateProblem::ServerMaxWindowBitsDropped { offered }),
+    let server_max_window_bits = match (
+        offered.server_max_window_bits,
+        answered.server_max_window_bits,
+    ) {
+        (Some(offered), None) => {
+            return Err(DeflateProblem::ServerMaxWindowBitsDropped { offered })
+        }
         (Some(offered), Some(answered)) if answered > offered => {
             return Err(DeflateProblem::ServerMaxWindowBitsRaised { offered, answered })
         }
@@ -566,7 +572,10 @@ fn window_bits(value: Option<&str>) -> Option<u8> {
 }
 
 fn clamp_negotiable(bits: u8) -> u8 {
-    bits.clamp(*NEGOTIABLE_WINDOW_BITS.start(), *NEGOTIABLE_WINDOW_BITS.end())
+    bits.clamp(
+        *NEGOTIABLE_WINDOW_BITS.start(),
+        *NEGOTIABLE_WINDOW_BITS.end(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -625,6 +634,7 @@ impl DeflateCodec {
                 no_context_takeover: remote_reset,
                 output: Vec::new(),
                 message_size: 0,
+                compressed_size: 0,
                 stream_ended: false,
             },
         }
@@ -718,6 +728,8 @@ pub(crate) struct Inflater {
     output: Vec<u8>,
     /// Bytes inflated for the current message so far.
     message_size: u64,
+    /// Compressed bytes received for the current message so far.
+    compressed_size: u64,
     /// The DEFLATE stream ended (a block with BFINAL set, section 7.2.3.4): the rest of the
     /// message is ignored, and the next message starts a new stream.
     stream_ended: bool,
@@ -734,6 +746,7 @@ impl Inflater {
         }
         self.stream_ended = false;
         self.message_size = 0;
+        self.compressed_size = 0;
         self.output.clear();
     }
 
@@ -747,6 +760,7 @@ impl Inflater {
         limit: usize,
         mut check: impl FnMut(&[u8]) -> Result<(), ProtocolError>,
     ) -> Result<(), ProtocolError> {
+        self.compressed_size += input.len() as u64;
         let window_bits = self.window_bits;
         let decompress = self
             .decompress
@@ -755,7 +769,9 @@ impl Inflater {
             let spare = self.output.capacity() - self.output.len();
             if spare < INFLATE_STEP / 4 {
                 // Grow with the output, but never by more than one step beyond the limit.
-                let room = (limit as u64).saturating_add(1).saturating_sub(self.message_size);
+                let room = (limit as u64)
+                    .saturating_add(1)
+                    .saturating_sub(self.message_size);
                 let grow = self
                     .output
                     .len()
@@ -765,23 +781,30 @@ impl Inflater {
             }
             let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
             let start = self.output.len();
-            let status = decompress
-                .decompress_vec(input, &mut self.output, FlushDecompress::Sync)
-                .map_err(|err| ProtocolError::Extension {
-                    extension: PERMESSAGE_DEFLATE,
-                    reason: format!("invalid compressed data: {err}"),
-                })?;
+            let result = decompress.decompress_vec(input, &mut self.output, FlushDecompress::Sync);
             let consumed = usize::try_from(decompress.total_in() - in_before).unwrap_or(usize::MAX);
             let produced = decompress.total_out() - out_before;
             input = &input[consumed.min(input.len())..];
+            // What this step inflated is checked in stream order, whatever the step boundaries
+            // (they depend on how the bytes arrived): the bytes within the limit first, then the
+            // limit, then the data's own validity. So any chunking gives the same error.
+            let room = (limit as u64).saturating_sub(self.message_size);
+            let within = usize::try_from(produced.min(room)).unwrap_or(usize::MAX);
+            check(&self.output[start..start + within])?;
             self.message_size += produced;
-            if self.message_size > limit as u64 {
+            if produced > room {
                 return Err(ProtocolError::MessageTooLarge {
-                    size: self.message_size,
+                    size: (limit as u64).saturating_add(1),
                     limit,
                 });
             }
-            check(&self.output[start..])?;
+            // zlib's own message is left out: for the same data it can differ with how the
+            // bytes arrived ("repeated call with bad state"), and the error must not.
+            let status = result.map_err(|_| ProtocolError::Extension {
+                extension: PERMESSAGE_DEFLATE,
+                reason: "a compressed message is not valid DEFLATE data (RFC 7692 section 7.2.2)"
+                    .into(),
+            })?;
             let full = self.output.len() == self.output.capacity();
             match status {
                 Status::StreamEnd => self.stream_ended = true,
@@ -795,12 +818,22 @@ impl Inflater {
     }
 
     /// The end of a compressed message: inflates the removed tail `00 00 ff ff` (section 7.2.2).
+    ///
+    /// Except after a message with no compressed data at all, which some zlib-based senders
+    /// make for an empty message (zlib flushes nothing right after a flush): such a message
+    /// ends where the last flush ended, and the tail would open a block that never ends,
+    /// breaking every later message.
     pub(crate) fn finish_message(
         &mut self,
         limit: usize,
         check: impl FnMut(&[u8]) -> Result<(), ProtocolError>,
     ) -> Result<(), ProtocolError> {
-        self.inflate(&SYNC_FLUSH_TAIL, limit, check)
+        if self.compressed_size == 0 {
+            return Ok(());
+        }
+        self.inflate(&SYNC_FLUSH_TAIL, limit, check)?;
+        self.compressed_size -= SYNC_FLUSH_TAIL.len() as u64;
+        Ok(())
     }
 
     /// Takes the inflated bytes not yet delivered.
@@ -838,9 +871,16 @@ mod tests {
     #[test]
     fn parameters_are_parsed_strictly() {
         let parse = |text: &str, direction| Params::parse(&element(text), direction);
-        assert!(parse("permessage-deflate; client_max_window_bits", Direction::Offer).is_ok());
+        assert!(parse(
+            "permessage-deflate; client_max_window_bits",
+            Direction::Offer
+        )
+        .is_ok());
         assert_eq!(
-            parse("permessage-deflate; client_max_window_bits", Direction::Response),
+            parse(
+                "permessage-deflate; client_max_window_bits",
+                Direction::Response
+            ),
             Err(DeflateProblem::InvalidValue {
                 parameter: CLIENT_MAX_WINDOW_BITS,
                 value: None
@@ -855,13 +895,21 @@ mod tests {
                 "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
                 Direction::Offer
             ),
-            Err(DeflateProblem::DuplicateParameter(SERVER_NO_CONTEXT_TAKEOVER))
+            Err(DeflateProblem::DuplicateParameter(
+                SERVER_NO_CONTEXT_TAKEOVER
+            ))
         );
         assert!(matches!(
-            parse("permessage-deflate; client_no_context_takeover=1", Direction::Offer),
+            parse(
+                "permessage-deflate; client_no_context_takeover=1",
+                Direction::Offer
+            ),
             Err(DeflateProblem::InvalidValue { .. })
         ));
-        let quoted = parse("permessage-deflate; server_max_window_bits=\"10\"", Direction::Offer);
+        let quoted = parse(
+            "permessage-deflate; server_max_window_bits=\"10\"",
+            Direction::Offer,
+        );
         assert_eq!(quoted.unwrap().server_max_window_bits, Some(10));
     }
 

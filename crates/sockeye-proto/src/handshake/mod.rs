@@ -7,7 +7,11 @@
 //! - Server: feed bytes to [`server::parse_request`] until it returns a validated [`Request`];
 //!   inspect it, then write [`server::accept_response`] or [`server::reject_response`]. A request
 //!   that fails validation gets [`server::error_response`] (400, 426 with
-//!   `Sec-WebSocket-Version: 13`, …).
+//!   `Sec-WebSocket-Version: 13`, …). [`server::negotiate_deflate`] answers a permessage-deflate
+//!   offer in the [`Accept`] before the response is written.
+//! - permessage-deflate, client side: offer it in [`ClientRequest::extensions`]; the response's
+//!   answer is checked (RFC 7692 section 7.1) and the agreed parameters are in
+//!   [`Response::deflate`].
 
 pub mod accept;
 pub mod client;

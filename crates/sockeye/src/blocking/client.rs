@@ -168,7 +168,9 @@ fn handshake<S: Read + Write>(
 
 /// [`ClientConfig::require_subprotocol`]: with subprotocols offered, the response must select one.
 pub(crate) fn check_subprotocol(config: &ClientConfig, response: &Response) -> Result<(), Error> {
-    if config.require_subprotocol && !config.subprotocols.is_empty() && response.subprotocol.is_none()
+    if config.require_subprotocol
+        && !config.subprotocols.is_empty()
+        && response.subprotocol.is_none()
     {
         return Err(Error::SubprotocolNotSelected {
             offered: config.subprotocols.clone(),

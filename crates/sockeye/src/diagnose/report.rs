@@ -147,11 +147,16 @@ impl Head {
             .strip_prefix("HTTP/")
             .and_then(|rest| rest.split(' ').nth(1))
             .and_then(|code| code.parse().ok());
+        // After a 101, what follows the head are the first frames, not a body.
+        let body = match status {
+            Some(101) => Bytes::new(),
+            _ => Bytes::copy_from_slice(&bytes[end..]),
+        };
         Some(Self {
             start_line,
             headers,
             status,
-            body: Bytes::copy_from_slice(&bytes[end..]),
+            body,
         })
     }
 
@@ -275,9 +280,9 @@ pub struct ConnectReport {
     /// The request head as sent (secrets included: use [`request_head`](Self::request_head)
     /// to show it).
     pub request: Option<Bytes>,
-    /// The server's reply as received: its head and the start of a refusal's body, or what
-    /// arrived before the handshake failed (secrets included: see
-    /// [`response_head`](Self::response_head)).
+    /// The server's reply as received: its head and the start of a refusal's body (or, after
+    /// a 101, of the first frames), or what arrived before the handshake failed (secrets
+    /// included: see [`response_head`](Self::response_head)).
     pub response: Option<Bytes>,
     /// The TLS session with the WebSocket server (`wss://`), once its handshake succeeded.
     #[cfg(feature = "tls")]
