@@ -57,8 +57,10 @@ fn any_compressed_payload() -> BoxedStrategy<Vec<u8>> {
         any::<proptest::sample::Index>(),
     )
         .prop_map(|(data, edit, cut)| {
-            let mut sender = Connection::new(Role::Server, Config::default())
-                .with_deflate(PerMessageDeflate::default(), &DeflateConfig::default().min_size(0));
+            let mut sender = Connection::new(Role::Server, Config::default()).with_deflate(
+                PerMessageDeflate::default(),
+                &DeflateConfig::default().min_size(0),
+            );
             sender.send_binary(&data).unwrap();
             let frames = sockeye_test::parse_frames(&sender.take_output());
             let mut payload = frames[0].payload.to_vec();

@@ -57,6 +57,7 @@ pub use diagnose::{ConnectReport, Diagnosis};
 pub use error::{Error, Stage};
 pub use mask_keys::MaskKeys;
 pub use sockeye_proto as proto;
+pub use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
 pub use sockeye_proto::handshake::{Accept, Headers, Reject, Request, Response};
 pub use sockeye_proto::{
     CloseCode, CloseFrame, Config as ProtocolConfig, Frame, Message, OpCode, ProtocolError, Role,
