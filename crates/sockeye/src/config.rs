@@ -177,7 +177,7 @@ impl Target {
 }
 
 /// Decodes `%XX` escapes (invalid escapes are kept as they are).
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

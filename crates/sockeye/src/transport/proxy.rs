@@ -71,6 +71,7 @@ pub use sockeye_proto::proxy::{
     Credentials, Destination, ProxyError, ProxyHandshake, ProxyProtocol, Tunnel,
 };
 
+use crate::config::percent_decode;
 use crate::config::{ClientConfig, Target};
 use crate::error::{Error, Stage};
 use crate::transport::{tcp, Stream};
@@ -305,32 +306,6 @@ impl std::str::FromStr for ProxyUrl {
     fn from_str(input: &str) -> Result<Self, Error> {
         Self::parse(input)
     }
-}
-
-/// Decodes `%XX` escapes (invalid escapes are kept as they are).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| {
-            bytes
-                .get(at)
-                .and_then(|&b| char::from(b).to_digit(16))
-                .map(|d| d as u8)
-        };
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high << 4) | low);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-encodes what would change the meaning of a user name in a URL.
