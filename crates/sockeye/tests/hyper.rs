@@ -67,6 +67,12 @@ async fn hyper_hands_the_connection_to_sockeye() {
             .subprotocol("chat");
         let (mut client, response) = ws::connect_async_with(config).await.unwrap();
         assert_eq!(response.subprotocol.as_deref(), Some("chat"));
+        // Both defaults: permessage-deflate negotiated through `upgrade` (RFC 7692).
+        assert_eq!(
+            response.headers.get("Sec-WebSocket-Extensions"),
+            Some("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12")
+        );
+        assert!(client.connection().deflate().is_some());
         for message in [
             Message::text("through hyper"),
             Message::binary(vec![0u8; 100_000]),
