@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Scale: 10,000 idle connections on an echo server, and the server's resident memory per
 # connection (VmRSS from /proc/PID/status: idle, after one 16 B echo on each, after one 64 KiB
-# echo on each). SERVERS defaults to sockeye's tokio Server and its hand loop, with the peers
-# for comparison; CONNECTIONS to 10000. The table goes into BENCHMARKS.md (block race-scale;
+# echo on each). SERVERS defaults to `sockeye serve` itself (sockeye-serve: the CLI's echo mode,
+# which keeps a handle to every connection for broadcast), sockeye's tokio Server and its hand
+# loop, with the peers for comparison; CONNECTIONS to 10000. COMPRESSION=1 makes the client offer
+# permessage-deflate (only sockeye-serve accepts it), to show what compression state costs. The table goes into BENCHMARKS.md (block race-scale;
 # NO_WRITE=1 prints it instead).
 #
 #   benches/race/scale.sh
@@ -13,7 +15,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-SERVERS=${SERVERS:-"sockeye sockeye-loop tungstenite fastwebsockets"}
+SERVERS=${SERVERS:-"sockeye-serve sockeye sockeye-loop tungstenite fastwebsockets"}
 CONNECTIONS=${CONNECTIONS:-10000}
 RESULTS=${RESULTS:-$TARGET/race/scale.jsonl}
 PYTHON=${PYTHON:-python3}
@@ -28,7 +30,7 @@ cd "$ROOT"
 # BIN=DIR uses the binaries already built there (a fixed build while the tree changes).
 if [[ -z ${BIN:-} ]]; then
     echo "building (release)..." >&2
-    cargo build --release --quiet -p sockeye-race
+    cargo build --release --quiet -p sockeye-race -p sockeye-cli
     BIN=$TARGET/release
 fi
 mkdir -p "$(dirname "$RESULTS")"
@@ -46,7 +48,12 @@ trap stop_server EXIT
 
 for server in $SERVERS; do
     out=$(mktemp)
-    "$BIN/race-server" "$server" --threads 1 --max-seconds 300 > "$out" &
+    if [[ $server == sockeye-serve ]]; then
+        # Its default runtime, like a user's; quiet, so nothing per connection is printed.
+        "$BIN/sockeye" serve --listen 127.0.0.1:0 > "$out" &
+    else
+        "$BIN/race-server" "$server" --threads 1 --max-seconds 300 > "$out" &
+    fi
     SERVER_PID=$!
     URL=
     for _ in $(seq 100); do
@@ -56,13 +63,14 @@ for server in $SERVERS; do
     done
     rm -f "$out"
     [[ -n $URL ]] || { echo "race-server $server did not start" >&2; exit 1; }
-    json=$(timeout 240 "$BIN/race-scale" "$URL" --pid "$SERVER_PID" -c "$CONNECTIONS") \
+    json=$(timeout 240 "$BIN/race-scale" "$URL" --pid "$SERVER_PID" -c "$CONNECTIONS" \
+        ${COMPRESSION:+--compression}) \
         || json="{\"error\": \"race-scale failed\", \"connections\": $CONNECTIONS}"
     stop_server
     echo "$json" | "$PYTHON" -c '
 import json, sys
 run = json.loads(sys.stdin.read())
-run["server"] = sys.argv[1]
+run["server"] = sys.argv[1] + (" (deflate)" if run.get("compression") else "")
 print(json.dumps(run))' "$server" >> "$RESULTS"
     echo "$server: $json" >&2
 done

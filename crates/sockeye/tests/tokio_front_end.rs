@@ -81,7 +81,8 @@ async fn pipelined_messages_through_sink_arrive_in_order() {
     tokio::time::timeout(LIMIT, async {
         let (url, server) = tokio_echo_server().await;
         let (client, _) = ws::connect_async(&url).await.unwrap();
-        let (mut sink, mut stream) = client.split();
+        // The reader is a `Stream` and the writer a `Sink`.
+        let (mut stream, mut sink) = client.split();
         let sender = tokio::spawn(async move {
             for i in 0..1000u32 {
                 sink.feed(Message::text(i.to_string())).await.unwrap();
@@ -96,7 +97,7 @@ async fn pipelined_messages_through_sink_arrive_in_order() {
             );
         }
         let mut sink = sender.await.unwrap();
-        sink.close().await.unwrap();
+        SinkExt::close(&mut sink).await.unwrap();
         match stream.next().await {
             Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Normal),
             other => panic!("expected the server's close echo, got {other:?}"),
@@ -216,4 +217,128 @@ async fn keepalive_pings_measure_rtt_and_detect_a_silent_peer() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn split_halves_work_from_two_tasks_and_reunite() {
+    tokio::time::timeout(LIMIT, async {
+        let (url, server) = tokio_echo_server().await;
+        let (client, _) = ws::connect_async(&url).await.unwrap();
+        let (mut reader, mut writer) = client.split();
+        assert!(writer.is_pair_of(&reader));
+        let sender = tokio::spawn(async move {
+            for n in 0..200u32 {
+                writer.send_text(&format!("message {n}")).await.unwrap();
+            }
+            writer.send(Message::binary(vec![9; 70_000])).await.unwrap();
+            writer
+        });
+        for n in 0..200u32 {
+            assert_eq!(
+                reader.read().await.unwrap(),
+                Message::text(format!("message {n}"))
+            );
+        }
+        assert_eq!(
+            reader.read().await.unwrap(),
+            Message::binary(vec![9; 70_000])
+        );
+        let writer = sender.await.unwrap();
+        let mut client = reader.reunite(writer).unwrap();
+        let peer = client.close(CloseCode::Normal, "bye").await.unwrap();
+        assert_eq!(peer.unwrap().code, CloseCode::Normal);
+        assert_eq!(server.await.unwrap().unwrap().reason.as_str(), "bye");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn reunite_refuses_halves_of_different_connections() {
+    tokio::time::timeout(LIMIT, async {
+        let (url_a, _server_a) = tokio_echo_server().await;
+        let (url_b, _server_b) = tokio_echo_server().await;
+        let (reader_a, writer_a) = ws::connect_async(&url_a).await.unwrap().0.split();
+        let (reader_b, writer_b) = ws::connect_async(&url_b).await.unwrap().0.split();
+        assert!(!writer_b.is_pair_of(&reader_a));
+        let ws::ReuniteError(reader_a, writer_b) = reader_a.reunite(writer_b).unwrap_err();
+        assert!(reader_a.reunite(writer_a).is_ok());
+        assert!(reader_b.reunite(writer_b).is_ok());
+    })
+    .await
+    .unwrap();
+}
+
+/// Both halves write (the reader its pongs), and a tokio socket keeps one waker per direction:
+/// a writer stalled on a full socket must still wake after the reader's flush also stalled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_writer_wakes_after_the_reader_flushed_pongs() {
+    // 16 MiB: far more than the socket buffers hold once the server's is fixed small.
+    const MESSAGES: usize = 64;
+    const SIZE: usize = 256 * 1024;
+    const PINGS: usize = 20;
+    tokio::time::timeout(LIMIT, async {
+        // A fixed receive buffer (no autotuning): the client's writes stall within a few MiB.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(64 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut socket = ws::accept_async(stream).await.unwrap();
+            // Not reading yet: the client's writes fill the socket buffers and stall. Pings
+            // sent meanwhile make the client's reader flush pongs into the full socket too.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            for _ in 0..PINGS {
+                socket.ping(b"are you there").await.unwrap();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let mut received = 0;
+            loop {
+                match socket.read().await {
+                    Ok(Message::Binary(data)) => {
+                        assert_eq!(data.len(), SIZE);
+                        received += 1;
+                    }
+                    Ok(_) => {}
+                    Err(Error::ConnectionClosed) => return received,
+                    Err(err) => panic!("server: {err}"),
+                }
+            }
+        });
+        let (client, _) = ws::connect_async(&url).await.unwrap();
+        let (mut reader, mut writer) = client.split();
+        // Incompressible, so permessage-deflate (on by default) cannot shrink it.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..SIZE)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let sender = tokio::spawn(async move {
+            for _ in 0..MESSAGES {
+                writer.send(Message::binary(noise.clone())).await.unwrap();
+            }
+            writer.close(CloseCode::Normal, "").await.unwrap();
+        });
+        let mut pings = 0;
+        loop {
+            match reader.read().await {
+                Ok(Message::Ping(_)) => pings += 1,
+                Ok(Message::Close(_)) => {}
+                Ok(other) => panic!("unexpected {other:?}"),
+                Err(Error::ConnectionClosed) => break,
+                Err(err) => panic!("client: {err}"),
+            }
+        }
+        sender.await.unwrap();
+        assert_eq!(pings, PINGS);
+        assert_eq!(server.await.unwrap(), MESSAGES);
+    })
+    .await
+    .expect("no half hung");
 }

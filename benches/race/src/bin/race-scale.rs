@@ -1,11 +1,12 @@
-//! `race-scale URL --pid PID [-c N] [--settle S]`: opens N connections to the echo server at
+//! `race-scale URL --pid PID [-c N] [--settle S] [--compression]`: opens N connections to the echo server at
 //! URL (process PID) and reports the server's resident memory per connection.
 //!
 //! Three readings of the server's `VmRSS` (from `/proc/PID/status`), each after a settle time:
 //! idle (every handshake done, nothing sent), after one 16-byte echo on every connection, and
 //! after one 64 KiB echo on every connection (the buffers a connection keeps after traffic).
 //! Connections are opened 64 handshakes at a time with sockeye's tokio client on a current-thread
-//! runtime; they are all closed at the end. Prints one JSON object.
+//! runtime; they are all closed at the end. Prints one JSON object. With `--compression` the
+//! client offers permessage-deflate (the default offer), for servers that accept it.
 //!
 //! The client needs N file descriptors, and the server as many: raise `ulimit -n` first
 //! (`benches/race/scale.sh` does).
@@ -19,7 +20,8 @@ use sockeye::transport::AsyncStream;
 use sockeye::{ClientConfig, CloseCode, Message};
 use sockeye_race::{rss_kib, runtime, Args};
 
-const USAGE: &str = "usage: race-scale URL --pid PID [-c CONNECTIONS] [--settle SECONDS]";
+const USAGE: &str =
+    "usage: race-scale URL --pid PID [-c CONNECTIONS] [--settle SECONDS] [--compression]";
 
 fn main() -> ExitCode {
     match run() {
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let args = Args::parse(&[])?;
+    let args = Args::parse(&["--compression"])?;
     let [url] = args.positional.as_slice() else {
         return Err("give the server's URL".into());
     };
@@ -42,10 +44,12 @@ fn run() -> Result<(), String> {
     }
     let connections: usize = args.value("-c", 10_000)?;
     let settle = args.seconds("--settle", 1.0)?;
-    // No permessage-deflate: the servers compared do not all support it.
-    let config = ClientConfig::new(url)
-        .map_err(|err| err.to_string())?
-        .compression(None);
+    // No permessage-deflate unless asked: the servers compared do not all support it.
+    let compression = args.switch("--compression");
+    let mut config = ClientConfig::new(url).map_err(|err| err.to_string())?;
+    if !compression {
+        config = config.compression(None);
+    }
     let rss = || rss_kib(pid).map_err(|err| format!("cannot read the server's memory: {err}"));
     let runtime = runtime(1).map_err(|err| err.to_string())?;
     let report = runtime.block_on(async {
@@ -85,6 +89,7 @@ fn run() -> Result<(), String> {
         Ok::<_, String>(serde_json::json!({
             "url": url,
             "connections": connections,
+            "compression": compression,
             "connect_s": connect_seconds,
             "rss_kib": {
                 "before": before,

@@ -9,15 +9,19 @@
 //! - Either way you get a [`WebSocketStream`]: a `futures` `Stream` of messages and a `Sink` for
 //!   them, with inherent [`read`](WebSocketStream::read), [`send`](WebSocketStream::send) and
 //!   [`close`](WebSocketStream::close).
+//! - [`WebSocketStream::split`] gives a [`WebSocketReader`] and a [`WebSocketWriter`] for two
+//!   tasks.
 
 mod client;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod serve;
 mod server;
+mod split;
 mod stream;
 
 pub use client::{client_async, connect_async, connect_async_with, connect_async_with_report};
 pub use serve::{Listener, Peer, PeerHandle, Server, ServerHandler, ShutdownHandle};
 pub use server::{accept_async, accept_async_with};
+pub use split::{ReuniteError, WebSocketReader, WebSocketWriter};
 pub use stream::WebSocketStream;

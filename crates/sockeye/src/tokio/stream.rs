@@ -16,6 +16,7 @@ use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Stage};
+use crate::tokio::split::{WebSocketReader, WebSocketWriter};
 
 /// Smallest free space offered to a read. An idle connection holds about this much.
 const MIN_READ: usize = 4 * 1024;
@@ -87,6 +88,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// The sans-I/O core, for its state and close frames.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Splits the connection into a reader and a writer, for two tasks; both drive this one
+    /// connection (pongs and close echoes still go out), and
+    /// [`WebSocketReader::reunite`] puts them back together.
+    ///
+    /// Prefer this to `futures`' `StreamExt::split`: both halves write (the reader its pongs),
+    /// a tokio socket keeps one waker per direction, and these halves share a waker so that a
+    /// writer waiting for a full socket is not forgotten when the reader's flush waits too.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sockeye::Error> {
+    /// let (socket, _response) = sockeye::tokio::connect_async("ws://127.0.0.1:9001/").await?;
+    /// let (mut reader, mut writer) = socket.split();
+    /// let sending = tokio::spawn(async move {
+    ///     for n in 0..10 {
+    ///         writer.send_text(&format!("message {n}")).await?;
+    ///     }
+    ///     writer.close(sockeye::CloseCode::Normal, "done").await
+    /// });
+    /// while let Ok(message) = reader.read().await {
+    ///     println!("{message:?}");
+    /// }
+    /// sending.await.expect("the sending task ran")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
+        crate::tokio::split::split(self)
     }
 
     /// The underlying stream.
@@ -177,7 +211,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Writes queued output until it is all written and flushed, or the transport would block.
-    fn poll_write_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    pub(crate) fn poll_write_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         while !self.conn.pending_output().is_empty() {
             let written =
                 ready!(Pin::new(&mut self.stream).poll_write(cx, self.conn.pending_output()))
@@ -194,7 +228,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// The drive loop: take a message from the core, else write replies and read more.
-    fn poll_read_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+    pub(crate) fn poll_read_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Message, Error>> {
         loop {
             let next = self.conn.next_message();
             match next {
