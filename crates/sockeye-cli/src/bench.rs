@@ -86,6 +86,10 @@ pub(crate) struct BenchArgs {
     /// with servers that do not compress.
     #[arg(long)]
     pub(crate) deflate: bool,
+    /// Do not offer permessage-deflate: the default here, so that the benchmark measures the raw
+    /// framing; accepted so that `connect`, `probe` and `bench` take the same flag.
+    #[arg(long = "no-compression", conflicts_with = "deflate")]
+    pub(crate) no_compression: bool,
     /// At most this many messages per second, over all connections (default: as fast as the
     /// window allows).
     #[arg(long, value_name = "MSGS_PER_SEC")]
@@ -391,7 +395,7 @@ pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let mut config = ClientConfig::new(&args.url)?
         .connect_timeout(Some(connect_timeout))
         .handshake_timeout(Some(connect_timeout));
-    if !args.deflate {
+    if !args.deflate || args.no_compression {
         config = config.compression(None);
     }
     let runtime = if args.threads == 1 {

@@ -44,6 +44,9 @@ pub(crate) fn config(args: &ConnectArgs) -> anyhow::Result<ClientConfig> {
         config = config.subprotocol(protocol);
     }
     config = config.require_subprotocol(args.require_subprotocol);
+    if args.no_compression {
+        config = config.compression(None);
+    }
     config = handshake_and_frame_options(config, args)?;
     config = proxy_options(config, &args.proxy)?;
     config = tls_options(config, &args.tls)?;

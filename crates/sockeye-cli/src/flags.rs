@@ -136,6 +136,12 @@ pub(crate) struct ConnectArgs {
     /// Send "Authorization: Bearer TOKEN".
     #[arg(long = "oauth2-bearer", value_name = "TOKEN", help_heading = HANDSHAKE)]
     pub(crate) bearer: Option<String>,
+    /// Do not offer permessage-deflate (RFC 7692; by default sockeye sends
+    /// "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"), so messages go
+    /// uncompressed both ways: to see or measure the raw framing, read payloads in a packet
+    /// capture, or talk to a server whose deflate is broken.
+    #[arg(long = "no-compression", help_heading = HANDSHAKE)]
+    pub(crate) no_compression: bool,
     /// Connect through this Unix domain socket; the URL still gives Host and path.
     /// (A ws+unix:///path/to/socket:/path URL does both at once.)
     #[arg(long = "unix-socket", value_name = "PATH", help_heading = ROUTE)]

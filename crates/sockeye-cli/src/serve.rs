@@ -15,8 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use sockeye::tokio::{Listener, Peer, PeerHandle, Server, ServerHandler};
-use sockeye::{blocking, Accept, CloseFrame, Error, Message, Reject, Request, ServerConfig};
+use sockeye::tokio::{Listener, Peer, PeerHandle, PeerSendError, Server, ServerHandler};
+use sockeye::{
+    blocking, Accept, CloseCode, CloseFrame, Error, Message, Reject, Request, ServerConfig,
+};
 
 use crate::flags::TraceArgs;
 use crate::{print, trace};
@@ -30,7 +32,11 @@ Modes:
               {\"type\":\"echo\",\"data\":<the JSON, exactly as sent>,\"timestamp\":<unix seconds>}
               (the timestamp is seconds since 1970 with microseconds, as Python's time.time());
               other text comes back as \"Echo: <text>\", binary as it came
-  broadcast   every message goes to every connected client, the sender included
+  broadcast   every message goes to every connected client, the sender included. A client
+              that reads slower than messages come, until 1024 wait for it beyond what the
+              network buffers hold, is closed with 1008 (policy violation) \"too slow: could
+              not keep up with the broadcast\" rather than left with a silent gap; if it does
+              not answer that close within 5 seconds it is dropped. -v logs each one.
 
 On SIGINT or SIGTERM the server stops accepting, closes every connection with 1001 (going away),
 waits up to --shutdown-timeout seconds for the close handshakes, then exits 0; a second signal
@@ -62,6 +68,12 @@ pub(crate) struct ServeArgs {
     #[arg(long = "max-connections", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_connections: Option<u32>,
+    /// Decline permessage-deflate (RFC 7692): the response to an offer carries no
+    /// Sec-WebSocket-Extensions, so every connection runs uncompressed. By default the server
+    /// accepts it. For measuring the raw framing, reading payloads in a packet capture, or
+    /// clients whose deflate is broken.
+    #[arg(long = "no-compression")]
+    pub(crate) no_compression: bool,
     /// Serve wss:// with this certificate chain (PEM, leaf first).
     #[arg(long, value_name = "FILE", requires = "key")]
     pub(crate) cert: Option<PathBuf>,
@@ -101,6 +113,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(limit) = args.max_message_size {
         config.protocol.max_message_size = limit;
     }
+    if args.no_compression {
+        config.compression = None;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,6 +130,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             open: Mutex::new(HashMap::new()),
         });
         let mut server = Server::new(config)
+            .peer_queue(PEER_QUEUE)
             .accept_with(decide(args.origins.clone(), args.subprotocols.clone()))
             .shutdown_timeout(shutdown_timeout);
         if let Some(limit) = args.max_connections {
@@ -290,11 +306,28 @@ struct Shared {
     verbose: bool,
     show_secrets: bool,
     /// The open connections, by id: the broadcast's audience, and the count shutdown reports.
-    open: Mutex<HashMap<u64, PeerHandle>>,
+    open: Mutex<HashMap<u64, Audience>>,
 }
 
+/// One open connection, as the broadcast sees it.
+struct Audience {
+    handle: PeerHandle,
+    /// For the log.
+    address: String,
+}
+
+/// How many broadcast messages may wait for one client, beyond the network buffers, before it
+/// counts as too slow (the help text says the same number).
+const PEER_QUEUE: usize = 1024;
+
+/// The close reason for a client that could not keep up. The code is 1008 (policy violation),
+/// not 1013 (try again later): 1013 says the server is overloaded, while here the server is fine
+/// and one client broke its rule of keeping up. It is closed rather than skipped: a client that
+/// misses part of a broadcast cannot tell, a close tells it to reconnect and catch up.
+const SLOW_CONSUMER: &str = "too slow: could not keep up with the broadcast";
+
 impl Shared {
-    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PeerHandle>> {
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Audience>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -321,7 +354,10 @@ impl ServerHandler for Connection {
     fn on_open(&mut self, peer: &mut Peer<'_>, _request: &Request) {
         let handle = peer.handle();
         self.id = Some(handle.id());
-        self.shared.open().insert(handle.id(), handle);
+        let address = self.address.clone();
+        self.shared
+            .open()
+            .insert(handle.id(), Audience { handle, address });
     }
 
     fn on_message(&mut self, peer: &mut Peer<'_>, message: Message) {
@@ -329,9 +365,27 @@ impl ServerHandler for Connection {
             Mode::Echo => peer.send(message),
             Mode::Json => peer.send(json_echo(message)),
             Mode::Broadcast => {
-                for handle in self.shared.open().values() {
-                    // A connection that ended meanwhile leaves the map when its handler drops.
-                    handle.send(message.clone());
+                let mut slow = Vec::new();
+                // `send` and `close` never wait, so the lock is held only for this loop.
+                self.shared.open().retain(|_, peer| {
+                    match peer.handle.send(message.clone()) {
+                        Ok(()) => true,
+                        Err(PeerSendError::Full(_)) => {
+                            peer.handle.close(CloseCode::PolicyViolation, SLOW_CONSUMER);
+                            slow.push(std::mem::take(&mut peer.address));
+                            false
+                        }
+                        // Ended meanwhile (its handler's drop removes it as well).
+                        Err(PeerSendError::Closed(_)) => false,
+                    }
+                });
+                for address in slow {
+                    self.shared.log(
+                        &address,
+                        format_args!(
+                            "too slow: {PEER_QUEUE} messages wait for it; closing with 1008"
+                        ),
+                    );
                 }
             }
         }

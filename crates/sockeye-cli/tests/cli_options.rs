@@ -1,8 +1,8 @@
 //! `sockeye connect` options end to end, against servers these tests run in-process on
 //! 127.0.0.1 (port 0) or on a Unix socket in a fresh temporary directory: curl-style handshake
 //! flags, `--unix-socket`, `-L`/`--max-redirs`, `-m`/`--max-time`, `--handshake-timeout`,
-//! `--frames`, `--slash` commands, `--close-code`/`--close-reason`, `--mask-key` and
-//! `--no-utf8-check`.
+//! `--frames`, `--slash` commands, `--close-code`/`--close-reason`, `--mask-key`,
+//! `--no-utf8-check`, and `--no-compression` (of `connect`, `probe`, `bench` and `serve`).
 //!
 //! Every wait is bounded (see `common`); nothing sleeps to synchronise.
 #![allow(clippy::unwrap_used)]
@@ -554,4 +554,169 @@ fn no_utf8_check_flag_prints_invalid_text_instead_of_failing() {
     let finished = connect(&url, &[]).finish();
     assert_exit(&finished, 4);
     assert!(finished.stderr.contains("UTF-8"), "{}", finished.stderr);
+}
+
+/// `sockeye serve --listen 127.0.0.1:0 FLAGS…` and its URL.
+fn serve_cli(flags: &[&str]) -> (Peer, String) {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(flags);
+    let mut server = Peer::spawn("sockeye serve", sockeye(&args));
+    let line = server.line();
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
+        .to_string();
+    (server, url)
+}
+
+/// Sends an upgrade request offering permessage-deflate (as Chromium does) to the ws:// `url`
+/// over a plain TcpStream and returns the response head.
+fn handshake_offering_deflate(url: &str) -> String {
+    let address = url.strip_prefix("ws://").unwrap();
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).unwrap(),
+            1,
+            "the head ended early: {head:?}"
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+fn has_extensions_header(head: &str) -> bool {
+    head.to_ascii_lowercase()
+        .contains("\r\nsec-websocket-extensions:")
+}
+
+#[test]
+fn no_compression_flag_leaves_the_deflate_offer_out_of_the_request() {
+    // By default the offer is in the request the server received and in the -v trace.
+    let (url, head, _done) = server(echo);
+    let finished = run(&url, &["-v"], "hi\n");
+    assert_exit(&finished, 0);
+    assert!(finished.stdout.contains(&"hi".to_string()), "{finished:?}");
+    let head = head.recv_timeout(LIMIT).unwrap();
+    assert!(
+        header_lines(&head)
+            .contains(&"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"),
+        "{head}"
+    );
+    assert!(
+        finished
+            .stderr
+            .contains("> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"),
+        "{}",
+        finished.stderr
+    );
+    assert!(
+        finished
+            .stderr
+            .contains("open (extensions: permessage-deflate"),
+        "{}",
+        finished.stderr
+    );
+
+    // --no-compression: no offer at all, and the session still works (uncompressed).
+    let (url, head, _done) = server(echo);
+    let finished = run(&url, &["-v", "--no-compression"], "hi\n");
+    assert_exit(&finished, 0);
+    assert!(finished.stdout.contains(&"hi".to_string()), "{finished:?}");
+    let head = head.recv_timeout(LIMIT).unwrap();
+    assert!(!has_extensions_header(&head), "{head}");
+    assert!(
+        finished.stderr.contains("> GET / HTTP/1.1"),
+        "{}",
+        finished.stderr
+    );
+    assert!(
+        !finished.stderr.contains("Sec-WebSocket-Extensions"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn probe_and_bench_take_no_compression_too() {
+    let (url, head, _done) = server(echo);
+    let probe = sockeye(&[
+        "probe",
+        &url,
+        "--no-compression",
+        "--connect-timeout",
+        "10",
+        "--handshake-timeout",
+        "10",
+    ]);
+    assert_exit(&Peer::spawn("sockeye probe", probe).finish(), 0);
+    let head = head.recv_timeout(LIMIT).unwrap();
+    assert!(!has_extensions_header(&head), "{head}");
+
+    // bench offers nothing by default; the flag says so explicitly and contradicts --deflate.
+    let (_server, url) = serve_cli(&[]);
+    let bench = |flags: &[&str]| {
+        let mut args = vec![
+            "bench",
+            &url,
+            "-n",
+            "20",
+            "--json",
+            "--connect-timeout",
+            "10",
+        ];
+        args.extend_from_slice(flags);
+        Peer::spawn("sockeye bench", sockeye(&args)).finish()
+    };
+    let finished = bench(&["--no-compression"]);
+    assert_exit(&finished, 0);
+    let report: serde_json::Value = serde_json::from_str(&finished.stdout[0]).unwrap();
+    assert_eq!(report["compressed_connections"], 0, "{report}");
+    let finished = bench(&["--no-compression", "--deflate"]);
+    assert_exit(&finished, 2);
+    assert!(
+        finished.stderr.contains("cannot be used with"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn serve_no_compression_flag_declines_the_offer() {
+    // By default `sockeye serve` accepts the offer.
+    let (_server, url) = serve_cli(&[]);
+    let response = handshake_offering_deflate(&url);
+    assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+    assert!(
+        header_lines(&response)
+            .iter()
+            .any(|line| line.starts_with("Sec-WebSocket-Extensions: permessage-deflate")),
+        "{response}"
+    );
+
+    // With --no-compression it opens the connection without the extension.
+    let (_server, url) = serve_cli(&["--no-compression"]);
+    let response = handshake_offering_deflate(&url);
+    assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+    assert!(!has_extensions_header(&response), "{response}");
+
+    // The library's client offers it by default, and runs uncompressed with this server.
+    let (mut socket, response) = blocking::connect(&url).unwrap();
+    assert!(response.extensions.is_empty(), "{response:?}");
+    assert!(response.deflate.is_none(), "{response:?}");
+    assert!(socket.connection().deflate().is_none());
+    socket.set_read_timeout(Some(LIMIT)).unwrap();
+    let text = "compressible ".repeat(100);
+    socket.send(Message::text(text.clone())).unwrap();
+    assert_eq!(socket.read().unwrap(), Message::text(text));
+    socket.close(CloseCode::Normal, "").unwrap();
 }

@@ -620,3 +620,88 @@ fn without_reconnect_a_server_restart_ends_connect() {
         finished.stderr
     );
 }
+
+#[test]
+fn broadcast_closes_a_client_that_stops_reading_and_keeps_serving_the_others() {
+    const SIZE: usize = 16 * 1024;
+    // Far more than the 1024 messages of a client's queue plus the network buffers hold.
+    const SENT: u64 = 4000;
+    let (server, url) = serve(&["--mode", "broadcast", "-v"]);
+    // Uncompressed, so that each message fills the buffers by its full size.
+    let plain = || try_client(ClientConfig::new(&url).unwrap().compression(None)).unwrap();
+    let mut reader = plain();
+    reader.send(Message::text("reader here")).unwrap();
+    assert_eq!(read_text(&mut reader), "reader here");
+    // The stalled client is known to the server once its own message reaches the reader; from
+    // then on it never reads, until the end.
+    let mut stalled = plain();
+    let Stream::Tcp(tcp) = stalled.get_ref() else {
+        panic!("a TCP client")
+    };
+    let stalled_address = tcp.local_addr().unwrap();
+    stalled.send(Message::text("stalled here")).unwrap();
+    assert_eq!(read_text(&mut reader), "stalled here");
+
+    // The reader gets every message back, one after the other, while the stalled one falls
+    // behind and is closed.
+    let mut payload = vec![0u8; SIZE];
+    for seq in 0..SENT {
+        payload[..8].copy_from_slice(&seq.to_be_bytes());
+        reader.send(Message::binary(payload.clone())).unwrap();
+        match reader.read().unwrap() {
+            Message::Binary(data) => assert_eq!(data[..8], seq.to_be_bytes(), "message {seq}"),
+            other => panic!("expected message {seq} back, got {other:?}"),
+        }
+    }
+
+    // The stalled client finds a prefix of the broadcast, in order, then the close (or, had it
+    // waited longer than the close timeout to read, the end of the connection).
+    let mut received = 0u64;
+    let close = loop {
+        match stalled.read() {
+            Ok(Message::Text(_)) => {}
+            Ok(Message::Binary(data)) => {
+                assert_eq!(data[..8], received.to_be_bytes());
+                received += 1;
+            }
+            Ok(Message::Close(frame)) => break frame,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(err) => {
+                eprintln!("the stalled client was dropped before it read the close: {err}");
+                break None;
+            }
+        }
+    };
+    assert!(
+        (1024..SENT).contains(&received),
+        "the stalled client got {received} of {SENT} messages"
+    );
+    if let Some(frame) = close {
+        assert_eq!(frame.code, CloseCode::PolicyViolation);
+        assert_eq!(
+            frame.reason,
+            "too slow: could not keep up with the broadcast"
+        );
+    }
+    // The reader is still served.
+    reader.send(Message::text("still here")).unwrap();
+    assert_eq!(read_text(&mut reader), "still here");
+    reader.close(CloseCode::Normal, "").unwrap();
+
+    server.signal("TERM");
+    let finished = server.finish();
+    finished.assert_success("sockeye serve --mode broadcast");
+    let slow: Vec<&str> = finished
+        .stderr
+        .lines()
+        .filter(|line| line.contains("messages wait for it"))
+        .collect();
+    assert_eq!(
+        slow,
+        [format!(
+            "[{stalled_address}] too slow: 1024 messages wait for it; closing with 1008"
+        )],
+        "{}",
+        finished.stderr
+    );
+}

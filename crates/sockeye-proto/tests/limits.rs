@@ -212,3 +212,28 @@ fn unlimited_frame_decoder_does_not_allocate_what_a_header_announces() {
     assert_eq!(decoder.decode(&mut buf), Ok(None));
     assert!(buf.capacity() < 1 << 30, "capacity {}", buf.capacity());
 }
+
+#[test]
+fn idle_buffers_are_released_once_empty_and_the_connection_goes_on() {
+    let mut server = sockeye_proto::Connection::new(sockeye_proto::Role::Server, Config::default());
+    let large = vec![7u8; 64 * 1024];
+    server.receive_data(&RawFrame::binary(large.clone()).encode_for(Side::Server));
+    let message = server.next_message().unwrap().unwrap();
+    server.send(&message).unwrap();
+    let pending = server.pending_output().len();
+    assert!(pending > large.len());
+    // Output not yet written is never given back.
+    server.release_idle_buffers(4096);
+    assert_eq!(server.pending_output().len(), pending);
+    server.consume_output(pending);
+    assert!(server.release_idle_buffers(4096) >= large.len());
+    assert_eq!(
+        server.release_idle_buffers(4096),
+        0,
+        "nothing left to give back"
+    );
+    // The delivered message keeps its bytes, and the connection carries on.
+    assert_eq!(message, Message::binary(large));
+    server.receive_data(&RawFrame::text("after").encode_for(Side::Server));
+    assert_eq!(server.next_message().unwrap(), Some(Message::text("after")));
+}

@@ -14,8 +14,9 @@
 //! - `sockeye-select` and `sockeye-select-batched` (diagnosis, not in the default race): the
 //!   [`Server`]'s per-connection loop rebuilt with the public API — a `select!` over `read()`,
 //!   the connection's command channel and the shutdown watch. `sockeye-select` enters the
-//!   `select!` once per message, as `Server` does; `sockeye-select-batched` takes every message
-//!   already buffered before it selects again, and waits for shutdown with one future made once.
+//!   `select!` once per message, as `Server` used to; `sockeye-select-batched` takes every
+//!   message already buffered before it selects again, and waits for shutdown with one future
+//!   made once, as `Server` does now.
 //! - `tungstenite`: tokio-tungstenite's own echo example: `accept_async`, `split()`, keep text
 //!   and binary with `try_filter`, `forward` into the sink. `forward` feeds each message into
 //!   tungstenite's write buffer and flushes when the stream has nothing ready, so it batches too.

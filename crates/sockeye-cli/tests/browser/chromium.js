@@ -1,10 +1,11 @@
 // Drives Chromium with playwright-core for crates/sockeye-cli/tests/chromium.rs.
 //
-// Usage: node chromium.js CHROMIUM SCREENSHOT.png PAGE_URL...     (NODE_PATH must hold
-// playwright-core)
+// Usage: node chromium.js CHROMIUM SCREENSHOT.png [--FLAG...] PAGE_URL...     (NODE_PATH must
+// hold playwright-core)
 //
 // Launches CHROMIUM headless with a fresh profile and the flags of shared/PEERS.md (no network
-// beyond 127.0.0.1: DNS is mapped to nothing, QUIC and background services are off), opens each
+// beyond 127.0.0.1: DNS is mapped to nothing, QUIC and background services are off), plus each
+// argument that starts with "--" (such as --ignore-certificate-errors-spki-list=HASH), opens each
 // page in turn, waits until its #status is "done" or "failed", and prints tab-separated lines:
 //
 //     status   INDEX  TEXT          the final #status of page INDEX
@@ -20,7 +21,9 @@ const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [executablePath, screenshot, ...pages] = process.argv.slice(2);
+const [executablePath, screenshot, ...rest] = process.argv.slice(2);
+const extraFlags = rest.filter((arg) => arg.startsWith('--'));
+const pages = rest.filter((arg) => !arg.startsWith('--'));
 const emit = (...fields) => process.stdout.write(fields.join('\t') + '\n');
 const STEP_MS = 20_000;
 
@@ -43,7 +46,7 @@ async function main() {
     context = await chromium.launchPersistentContext(profile, {
       executablePath,
       headless: true,
-      args: FLAGS,
+      args: [...FLAGS, ...extraFlags],
       timeout: STEP_MS,
     });
     for (const [index, url] of pages.entries()) {

@@ -42,16 +42,98 @@ use close::{CloseFrame, MAX_CLOSE_REASON_BYTES};
 
 /// Sees what a [`Connection`] does, without being able to change it: every complete frame
 /// received (before the connection acts on it), every frame queued for sending (payload not yet
-/// masked), and the failure that ends the connection.
+/// masked), and the failure that ends the connection. With permessage-deflate it also sees the
+/// uncompressed payloads: what each compressed frame sent was compressed from
+/// ([`frame_compressed`](Self::frame_compressed)) and what each compressed message received
+/// inflates to ([`message_inflated`](Self::message_inflated)).
+///
+/// Every method has an empty default. With no observer installed none is called, and the
+/// connection pays one branch per frame; the payloads are borrowed, never copied for it.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
+/// use sockeye_proto::{Config, Connection, FrameHeader, Message, Observer, Role};
+///
+/// #[derive(Clone, Default)]
+/// struct Log(Arc<Mutex<Vec<String>>>);
+///
+/// impl Observer for Log {
+///     fn frame_compressed(&mut self, uncompressed: &[u8]) {
+///         self.0.lock().unwrap().push(format!("compressing {} bytes", uncompressed.len()));
+///     }
+///     fn frame_sent(&mut self, header: &FrameHeader, payload: &[u8]) {
+///         let rsv1 = header.rsv != 0;
+///         let smaller = payload.len() < 120;
+///         self.0.lock().unwrap().push(format!("> {} rsv1={rsv1} smaller={smaller}", header.opcode));
+///     }
+///     fn frame_received(&mut self, header: &FrameHeader, _: &[u8]) {
+///         self.0.lock().unwrap().push(format!("< {} fin={}", header.opcode, header.fin));
+///     }
+///     fn message_inflated(&mut self, inflated: &[u8]) {
+///         self.0.lock().unwrap().push(format!("inflated {} bytes", inflated.len()));
+///     }
+/// }
+///
+/// let deflate = |role| {
+///     Connection::new(role, Config::default())
+///         .with_deflate(PerMessageDeflate::default(), &DeflateConfig::default())
+/// };
+/// let (mut client, mut server) = (deflate(Role::Client), deflate(Role::Server));
+/// let (sent, received) = (Log::default(), Log::default());
+/// client.set_observer(Some(Box::new(sent.clone())));
+/// server.set_observer(Some(Box::new(received.clone())));
+///
+/// let text = "hello ".repeat(20);
+/// client.send_first_fragment(true, text.as_bytes())?;
+/// client.send_continuation(text.as_bytes(), true)?;
+/// server.receive_data(&client.take_output());
+/// assert_eq!(server.next_message()?, Some(Message::text(text.repeat(2))));
+///
+/// assert_eq!(*sent.0.lock().unwrap(), [
+///     "compressing 120 bytes",
+///     "> text rsv1=true smaller=true",
+///     "compressing 120 bytes",
+///     "> continuation rsv1=false smaller=true",
+/// ]);
+/// assert_eq!(*received.0.lock().unwrap(), [
+///     "< text fin=false",
+///     "< continuation fin=true",
+///     "inflated 240 bytes",
+/// ]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Observer: Send {
-    /// A whole frame arrived; `payload` is unmasked.
+    /// A whole frame arrived; `payload` is unmasked (for a compressed frame: the DEFLATE bytes
+    /// as they crossed the wire, see [`message_inflated`](Self::message_inflated)).
     fn frame_received(&mut self, header: &FrameHeader, payload: &[u8]) {
         let _ = (header, payload);
     }
 
-    /// A frame was queued for sending; `header.mask` is the key it will be masked with.
+    /// A frame was queued for sending; `header.mask` is the key it will be masked with (for a
+    /// compressed frame, `payload` is the compressed bytes; see
+    /// [`frame_compressed`](Self::frame_compressed)).
     fn frame_sent(&mut self, header: &FrameHeader, payload: &[u8]) {
         let _ = (header, payload);
+    }
+
+    /// permessage-deflate: the payload of a frame about to be sent compressed, as the
+    /// application gave it. Called once per compressed frame (the first frame of a compressed
+    /// message, which carries RSV1, and each of its continuations), just before
+    /// [`frame_sent`](Self::frame_sent) for that frame, which sees the compressed bytes.
+    fn frame_compressed(&mut self, uncompressed: &[u8]) {
+        let _ = uncompressed;
+    }
+
+    /// permessage-deflate: the inflated payload of a compressed message received, once the
+    /// message is whole (after [`frame_received`](Self::frame_received) for its final frame,
+    /// before the message is delivered). When frames are delivered one by one
+    /// ([`Config::assemble_messages`] off), it is called for each compressed frame instead,
+    /// with what that frame inflated to. Not called for a message that fails (not valid
+    /// DEFLATE data, too large, invalid text): [`failed`](Self::failed) reports it.
+    fn message_inflated(&mut self, inflated: &[u8]) {
+        let _ = inflated;
     }
 
     /// The connection failed; its close frame (if any) was queued before this call.
@@ -338,6 +420,28 @@ impl Connection {
         &mut self.input
     }
 
+    /// Gives back the input and output buffers' memory when they hold nothing and have grown
+    /// past `keep` bytes. Front-ends call it when the connection goes idle (a read would wait),
+    /// so a connection that once carried a large message does not keep that much while it
+    /// waits; messages already delivered keep their own bytes. Returns the bytes released.
+    pub fn release_idle_buffers(&mut self, keep: usize) -> usize {
+        let mut released = 0;
+        for buffer in [&mut self.input, &mut self.output] {
+            // Consumed bytes leave room at the front that `capacity` does not count; reclaiming
+            // it (no allocation, and only when no delivered message shares the buffer) shows the
+            // whole allocation.
+            if buffer.is_empty() && (buffer.capacity() > keep || buffer.try_reclaim(keep + 1)) {
+                released += buffer.capacity();
+                *buffer = BytesMut::new();
+            }
+        }
+        if let Some(codec) = &mut self.deflate {
+            // The compressor's own state stays: with context takeover it is the shared window.
+            released += codec.deflater.release_scratch(keep);
+        }
+        released
+    }
+
     /// Tells the connection that the transport reached end of stream.
     pub fn receive_eof(&mut self) {
         self.eof = true;
@@ -383,16 +487,19 @@ impl Connection {
                 self.input.clear();
                 return Ok(None);
             }
-            let step = self
-                .decode_frame()
-                .and_then(|frame| frame.map(|frame| self.handle_frame(frame)).transpose());
-            match step {
-                Ok(Some(Some(message))) => return Ok(Some(message)),
-                Ok(Some(None)) => continue,
+            // Two flat matches rather than one over `Result<Option<Option<Message>>>`: the
+            // nested niches made the hot path copy through the stack in odd-sized pieces.
+            let frame = match self.decode_frame() {
+                Ok(Some(frame)) => frame,
                 Ok(None) if self.eof && self.close_received.is_none() => {
                     return Err(self.fail(ProtocolError::ClosedWithoutCloseFrame));
                 }
                 Ok(None) => return Ok(None),
+                Err(error) => return Err(self.fail(error)),
+            };
+            match self.handle_frame(frame) {
+                Ok(Some(message)) => return Ok(Some(message)),
+                Ok(None) => continue,
                 Err(error) => return Err(self.fail(error)),
             }
         }
@@ -652,6 +759,9 @@ impl Connection {
                     // Delivered inflated, as the frame of an uncompressed message would be.
                     (true, Some(codec)) => {
                         let payload = codec.inflater.take_output();
+                        if let Some(observer) = &mut self.observer {
+                            observer.message_inflated(&payload);
+                        }
                         let mut header = frame.header;
                         header.rsv &= !RSV1;
                         header.payload_len = payload.len() as u64;
@@ -679,6 +789,9 @@ impl Connection {
             }
             self.message = None;
             let payload = codec.inflater.take_output();
+            if let Some(observer) = &mut self.observer {
+                observer.message_inflated(&payload);
+            }
             return Ok(Some(data_message(kind, payload, self.config.validate_utf8)));
         }
         let payload = match (self.message.take(), fin) {
@@ -782,6 +895,9 @@ impl Connection {
             .deflater
             .compress(payload, fin)
             .map_err(SendError::Compression)?;
+        if let Some(observer) = &mut self.observer {
+            observer.frame_compressed(payload);
+        }
         self.write_frame(fin, rsv, opcode, &compressed);
         if let Some(codec) = &mut self.deflate {
             codec.deflater.recycle(compressed);

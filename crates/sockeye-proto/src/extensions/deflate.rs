@@ -717,6 +717,17 @@ impl Deflater {
     pub(crate) fn recycle(&mut self, buffer: Vec<u8>) {
         self.scratch = buffer;
     }
+
+    /// Frees the output buffer kept between messages if it grew past `keep` bytes; returns
+    /// the bytes freed.
+    pub(crate) fn release_scratch(&mut self, keep: usize) -> usize {
+        let capacity = self.scratch.capacity();
+        if capacity <= keep {
+            return 0;
+        }
+        self.scratch = Vec::new();
+        capacity
+    }
 }
 
 /// Inflates incoming messages.

@@ -21,7 +21,7 @@ mod split;
 mod stream;
 
 pub use client::{client_async, connect_async, connect_async_with, connect_async_with_report};
-pub use serve::{Listener, Peer, PeerHandle, Server, ServerHandler, ShutdownHandle};
+pub use serve::{Listener, Peer, PeerHandle, PeerSendError, Server, ServerHandler, ShutdownHandle};
 pub use server::{accept_async, accept_async_with};
 pub use split::{ReuniteError, WebSocketReader, WebSocketWriter};
 pub use stream::WebSocketStream;

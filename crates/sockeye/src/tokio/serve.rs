@@ -12,10 +12,14 @@
 //! whom it is from.
 
 use std::io;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use sockeye_proto::connection::close::MAX_CLOSE_REASON_BYTES;
+use sockeye_proto::connection::OUTPUT_HIGH_WATER;
 use sockeye_proto::handshake::{Accept, Reject, Request};
 use sockeye_proto::{CloseCode, CloseFrame, Message};
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -23,7 +27,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::ServerConfig;
-use crate::error::Error;
+use crate::error::{Error, Stage};
 use crate::tokio::server::accept_async_with;
 use crate::tokio::stream::WebSocketStream;
 use crate::transport::AsyncStream;
@@ -109,10 +113,15 @@ impl From<tokio::net::UnixListener> for Listener {
 }
 
 /// Sends to one connection from anywhere (another connection's handler, another task).
+///
+/// Its queue is bounded ([`Server::peer_queue`]); see the
+/// [backpressure](Server#backpressure) policy.
 #[derive(Clone, Debug)]
 pub struct PeerHandle {
     id: u64,
-    commands: mpsc::UnboundedSender<Message>,
+    commands: mpsc::Sender<Message>,
+    /// The close asked for with [`close`](Self::close); the first one wins.
+    close: watch::Sender<Option<CloseFrame>>,
 }
 
 impl PeerHandle {
@@ -121,11 +130,74 @@ impl PeerHandle {
         self.id
     }
 
-    /// Queues a message for the connection; false once it has ended.
-    pub fn send(&self, message: Message) -> bool {
-        self.commands.send(message).is_ok()
+    /// Queues a message for the connection without waiting, so handlers can call it.
+    ///
+    /// `Ok` means queued, not delivered: the connection can still end first.
+    ///
+    /// # Errors
+    ///
+    /// The message comes back, with why:
+    /// - [`PeerSendError::Full`]: [`Server::peer_queue`] messages wait already, because the
+    ///   client reads slower than it is sent to. Drop the message, try again later, or
+    ///   [`close`](Self::close) the connection (which works even with a full queue).
+    /// - [`PeerSendError::Closed`]: the connection has ended.
+    pub fn send(&self, message: Message) -> Result<(), PeerSendError> {
+        self.commands.try_send(message).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(message) => PeerSendError::Full(message),
+            mpsc::error::TrySendError::Closed(message) => PeerSendError::Closed(message),
+        })
+    }
+
+    /// Starts the close handshake with `code` and `reason`, even when the queue is full.
+    ///
+    /// Messages queued before go out first. The first close asked for wins; asking after the
+    /// connection has ended does nothing. If the client does not answer within
+    /// [`Server::close_timeout`], the connection is dropped. A reason longer than 123 bytes is
+    /// cut at a character boundary.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        let mut end = reason.len().min(MAX_CLOSE_REASON_BYTES);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let frame = CloseFrame::new(code, &reason[..end]);
+        self.close.send_if_modified(|asked| {
+            let first = asked.is_none();
+            if first {
+                *asked = Some(frame);
+            }
+            first
+        });
     }
 }
+
+/// Why [`PeerHandle::send`] gave a message back; the message is inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerSendError {
+    /// The connection's queue is full: its client reads slower than it is sent to.
+    Full(Message),
+    /// The connection has ended.
+    Closed(Message),
+}
+
+impl PeerSendError {
+    /// The message that was not queued.
+    pub fn into_message(self) -> Message {
+        match self {
+            Self::Full(message) | Self::Closed(message) => message,
+        }
+    }
+}
+
+impl std::fmt::Display for PeerSendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full(_) => "the connection's queue is full: its client reads slower than messages are sent to it; drop the message, retry later, or close the connection",
+            Self::Closed(_) => "the connection has ended",
+        })
+    }
+}
+
+impl std::error::Error for PeerSendError {}
 
 /// One open connection, as the handler sees it.
 pub struct Peer<'a> {
@@ -141,7 +213,8 @@ impl Peer<'_> {
         let _ = self.socket.queue(message);
     }
 
-    /// Starts the close handshake.
+    /// Starts the close handshake; the client has the server's
+    /// [`close_timeout`](Server::close_timeout) to answer.
     pub fn close(&mut self, code: CloseCode, reason: &str) {
         let _ = self
             .socket
@@ -190,12 +263,32 @@ impl ShutdownHandle {
 type Decide = dyn Fn(&Request) -> Result<Accept, Reject> + Send + Sync;
 
 /// An accept loop with per-connection handlers, a connection limit and graceful shutdown.
+///
+/// # Backpressure
+///
+/// Each connection has a bounded queue for what other tasks send it through its [`PeerHandle`]
+/// ([`Server::peer_queue`], 1024 messages by default). [`PeerHandle::send`] never waits: when the
+/// queue is full it hands the message back, and the sender decides (drop it, or
+/// [`close`](PeerHandle::close) a client that cannot keep up). The connection stops taking from
+/// its queue, and stops reading, while more than
+/// [`OUTPUT_HIGH_WATER`](sockeye_proto::connection::OUTPUT_HIGH_WATER) bytes wait to be written,
+/// and writes until they are all out. So a client that stops reading fills its own queue: what
+/// the server holds for it stays within the queue, that high-water mark and the kernel's socket
+/// buffers.
 pub struct Server {
     config: ServerConfig,
     max_connections: Option<usize>,
     shutdown_timeout: Duration,
+    limits: Limits,
     decide: Arc<Decide>,
     shutdown: watch::Sender<bool>,
+}
+
+/// What each connection gets from the [`Server`]'s settings.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    peer_queue: usize,
+    close_timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -204,6 +297,8 @@ impl std::fmt::Debug for Server {
             .field("config", &self.config)
             .field("max_connections", &self.max_connections)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("peer_queue", &self.limits.peer_queue)
+            .field("close_timeout", &self.limits.close_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -211,12 +306,17 @@ impl std::fmt::Debug for Server {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Server {
-    /// A server accepting every valid request, with no connection limit and a 5 s shutdown wait.
+    /// A server accepting every valid request, with no connection limit, a 5 s shutdown wait,
+    /// queues of 1024 messages and a 5 s close timeout.
     pub fn new(config: ServerConfig) -> Self {
         Self {
             config,
             max_connections: None,
             shutdown_timeout: Duration::from_secs(5),
+            limits: Limits {
+                peer_queue: 1024,
+                close_timeout: Duration::from_secs(5),
+            },
             decide: Arc::new(|_| Ok(Accept::default())),
             shutdown: watch::channel(false).0,
         }
@@ -240,6 +340,22 @@ impl Server {
     /// How long shutdown waits for close handshakes before dropping connections.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How many messages sent through a connection's [`PeerHandle`]s may wait for it (0 counts
+    /// as 1). Past that, [`PeerHandle::send`] reports the queue full: see the
+    /// [backpressure](Server#backpressure) policy.
+    pub fn peer_queue(mut self, capacity: usize) -> Self {
+        self.limits.peer_queue = capacity.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// How long a client has to answer a close that a handler ([`Peer::close`]) or a
+    /// [`PeerHandle::close`] started, before its connection is dropped. Shutdown has its own
+    /// wait, [`shutdown_timeout`](Self::shutdown_timeout).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.close_timeout = timeout;
         self
     }
 
@@ -273,6 +389,8 @@ impl Server {
                         Err(err) => return Err(err),
                     };
                     let span = crate::trace::peer_span(&address);
+                    // A copy without the `tls` feature (the acceptor type is then uninhabited).
+                    #[allow(clippy::clone_on_copy)]
                     let acceptor = acceptor.clone();
                     let permit = match &limit {
                         Some(limit) => match limit.clone().try_acquire_owned() {
@@ -288,6 +406,7 @@ impl Server {
                     let mut handler = make_handler();
                     let config = self.config.clone();
                     let decide = self.decide.clone();
+                    let limits = self.limits;
                     let stop = self.shutdown.subscribe();
                     let connection = async move {
                         handler.on_connect(&address);
@@ -298,7 +417,8 @@ impl Server {
                                 return;
                             }
                         };
-                        run_connection(stream, address, config, decide, handler, stop).await;
+                        run_connection(stream, address, config, decide, limits, handler, stop)
+                            .await;
                         drop(permit);
                     };
                     tasks.spawn(connection.instrument(span));
@@ -373,6 +493,7 @@ async fn run_connection<H: ServerHandler>(
     address: String,
     config: ServerConfig,
     decide: Arc<Decide>,
+    limits: Limits,
     mut handler: H,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -383,10 +504,12 @@ async fn run_connection<H: ServerHandler>(
             return;
         }
     };
-    let (sender, mut commands) = mpsc::unbounded_channel();
+    let (sender, mut commands) = mpsc::channel(limits.peer_queue);
+    let (close, mut close_asked) = watch::channel(None);
     let handle = PeerHandle {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         commands: sender,
+        close,
     };
     handler.on_open(
         &mut Peer {
@@ -396,36 +519,146 @@ async fn run_connection<H: ServerHandler>(
         },
         &request,
     );
-    let mut stopping = *stop.borrow();
+    // Made once: a fresh `changed()` future in every select costs measurably per message.
+    let mut shutdown = pin!(async move {
+        // An error means the server is gone: stop too.
+        let _ = stop.wait_for(|stop| *stop).await;
+    });
+    let mut asked = pin!(async move {
+        let asked = close_asked.wait_for(Option::is_some).await;
+        match asked.ok().and_then(|frame| (*frame).clone()) {
+            Some(frame) => frame,
+            // Every sender gone: cannot happen, `handle` holds one.
+            None => std::future::pending().await,
+        }
+    });
+    let mut deadline = pin!(tokio::time::sleep(limits.close_timeout));
+    let (mut stopping, mut close_taken, mut closing) = (false, false, false);
     loop {
-        if stopping && socket.connection().close_sent().is_none() {
-            let _ = socket.queue(Message::Close(Some(CloseFrame::new(
-                CloseCode::GoingAway,
-                "server shutting down",
-            ))));
+        // A close this side started must be answered in time (shutdown has its own wait).
+        if !closing && !stopping && socket.connection().close_sent().is_some() {
+            closing = true;
+            deadline
+                .as_mut()
+                .reset(tokio::time::Instant::now() + limits.close_timeout);
         }
+        let flush = over_high_water(&socket);
         tokio::select! {
-            read = socket.read() => match read {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                    let mut peer = Peer { socket: &mut socket, handle: &handle, address: &address };
-                    handler.on_message(&mut peer, message);
-                }
-                Ok(_) => {}
-                Err(Error::ConnectionClosed) => {
-                    handler.on_close(socket.connection().close_received().cloned().flatten().as_ref());
+            io = read_or_flush(&mut socket, flush) => {
+                let open = match io {
+                    Io::Read(read) => deliver(&mut handler, &mut socket, &handle, &address, read),
+                    Io::Flushed(Ok(())) => true,
+                    Io::Flushed(Err(error)) => {
+                        handler.on_error(&error);
+                        false
+                    }
+                };
+                if !open {
                     return;
                 }
-                Err(error) => {
-                    handler.on_error(&error);
-                    return;
-                }
-            },
-            Some(message) = commands.recv() => {
-                let _ = socket.queue(message);
             }
-            changed = stop.changed(), if !stopping => {
-                stopping = changed.is_err() || *stop.borrow();
+            Some(message) = commands.recv(), if !flush => {
+                let _ = socket.queue(message);
+                // The rest that waits too, in the same turn.
+                while !over_high_water(&socket) {
+                    let Ok(message) = commands.try_recv() else { break };
+                    let _ = socket.queue(message);
+                }
+            }
+            () = &mut shutdown, if !stopping => {
+                stopping = true;
+                let frame = CloseFrame::new(CloseCode::GoingAway, "server shutting down");
+                start_close(&mut socket, &mut commands, frame);
+            }
+            frame = &mut asked, if !close_taken => {
+                close_taken = true;
+                start_close(&mut socket, &mut commands, frame);
+            }
+            () = &mut deadline, if closing => {
+                let late = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client did not answer the close within {:?}", limits.close_timeout),
+                );
+                handler.on_error(&Error::io(Stage::Open, late));
+                return;
             }
         }
+    }
+}
+
+/// What the connection's I/O gave: a message (or its end), or the end of a flush.
+enum Io {
+    Read(Result<Message, Error>),
+    Flushed(Result<(), Error>),
+}
+
+/// Reads; or, while too much output waits, only writes: a client that does not read is not read
+/// from either, and its queue fills instead of the server's memory.
+async fn read_or_flush(socket: &mut WebSocketStream<AsyncStream>, flush: bool) -> Io {
+    if flush {
+        Io::Flushed(socket.flush().await)
+    } else {
+        Io::Read(socket.read().await)
+    }
+}
+
+fn over_high_water(socket: &WebSocketStream<AsyncStream>) -> bool {
+    socket.connection().pending_output().len() >= OUTPUT_HIGH_WATER
+}
+
+/// Hands `read` to the handler, then every frame already buffered, without a select between
+/// them (that select is most of the per-message cost). False once the connection has ended.
+fn deliver<H: ServerHandler>(
+    handler: &mut H,
+    socket: &mut WebSocketStream<AsyncStream>,
+    handle: &PeerHandle,
+    address: &str,
+    mut read: Result<Message, Error>,
+) -> bool {
+    loop {
+        match read {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                let mut peer = Peer {
+                    socket: &mut *socket,
+                    handle,
+                    address,
+                };
+                handler.on_message(&mut peer, message);
+            }
+            Ok(_) => {}
+            Err(Error::ConnectionClosed) => {
+                let close = socket.connection().close_received().cloned().flatten();
+                handler.on_close(close.as_ref());
+                return false;
+            }
+            Err(error) => {
+                handler.on_error(&error);
+                return false;
+            }
+        }
+        if !socket.connection().has_buffered_frame() || over_high_water(socket) {
+            return true;
+        }
+        // Polled once: a fragment can still need more input, and then the select waits for it
+        // (`read` is cancel-safe).
+        match socket.read().now_or_never() {
+            Some(next) => read = next,
+            None => return true,
+        }
+    }
+}
+
+/// Queues `frame` after what the connection's handles sent before it.
+fn start_close(
+    socket: &mut WebSocketStream<AsyncStream>,
+    commands: &mut mpsc::Receiver<Message>,
+    frame: CloseFrame,
+) {
+    while let Ok(message) = commands.try_recv() {
+        let _ = socket.queue(message);
+    }
+    // The core refuses codes not allowed on the wire: close without a status then.
+    if socket.queue(Message::Close(Some(frame))).is_err() {
+        let _ = socket.queue(Message::Close(None));
     }
 }

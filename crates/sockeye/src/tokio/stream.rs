@@ -323,12 +323,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             input.reserve(self.read_size);
         }
         let offered = input.capacity() - input.len();
-        let filled = ready!(tokio_util::io::poll_read_buf(
-            Pin::new(&mut self.stream),
-            cx,
-            input
-        ))
-        .map_err(io_error)?;
+        let filled = match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, input) {
+            Poll::Ready(filled) => filled.map_err(io_error)?,
+            Poll::Pending => {
+                // Going idle: a buffer grown by large messages goes back to the allocator (the
+                // next read reserves again), so idle connections stay small.
+                self.conn.release_idle_buffers(2 * MIN_READ);
+                return Poll::Pending;
+            }
+        };
         if let Some(keepalive) = &mut self.keepalive {
             keepalive.on_activity(Instant::now());
         }

@@ -54,7 +54,8 @@
 //! | `request`, `response` | `dir` (`sent`/`received`), `head` (the HTTP head exactly as on the wire, secrets redacted), `status`, `body` (a preview of a refusal's body) |
 //! | `open` | `subprotocol` |
 //! | `handshake_failed` | `stage`, `error` (redacted) |
-//! | `frame` | `dir`, `opcode`, `fin`, `rsv1`-`rsv3`, `mask` (hex), `len`, `preview`, `preview_format` (`text`/`hex`), `truncated`, and `close_code`, `close_name`, `close_reason` for close frames, `rtt_ms` for a pong that answers one of this side's pings |
+//! | `frame` | `dir`, `opcode`, `fin`, `rsv1`-`rsv3`, `mask` (hex), `len` (bytes on the wire), `preview`, `preview_format` (`text`/`hex`), `truncated`, and `close_code`, `close_name`, `close_reason` for close frames, `rtt_ms` for a pong that answers one of this side's pings, `compressed` (`true`) for permessage-deflate frames, with `uncompressed_len` when sent (the preview is then of the uncompressed payload) and no preview when received |
+//! | `inflated` | `dir` (`received`), `opcode` (`text`/`binary`), `len`, `compressed_len`, `preview`, `preview_format`, `truncated`: a compressed message received, inflated (each compressed frame when frames are delivered one by one) |
 //! | `failed` | `error`, `close_code`: the protocol failure that ended the connection |
 //! | `end` | `frames_sent`, `frames_received`: the connection was dropped |
 //!
