@@ -25,6 +25,7 @@ mod common;
 mod node_support;
 #[path = "../../sockeye/tests/tls_support/pki.rs"]
 mod pki;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -36,28 +37,10 @@ use std::time::Duration;
 use common::{events, Peer};
 use node_support::{node_modules, node_script, require_package};
 use pki::{Ca, Leaf, TestDir};
+use support::serve;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const PAGE: &str = include_str!("browser/echo.html");
-
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    command
-}
-
-/// `sockeye serve` on 127.0.0.1, port 0, with `flags`, and its URL.
-fn serve(flags: &[&str]) -> (Peer, String) {
-    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(flags);
-    let mut server = Peer::spawn("sockeye serve", sockeye(&args));
-    let line = server.line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
-        .to_string();
-    (server, url)
-}
 
 /// An HTTP server on 127.0.0.1 (port 0) that serves the page at `/echo.html` (any query) and
 /// 404 for anything else, one connection at a time, until the test process ends. Returns its

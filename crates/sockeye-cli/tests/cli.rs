@@ -6,20 +6,14 @@
 
 #[path = "../../sockeye/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::process::Command;
 
 use common::{python_peer, Peer, PythonServer, SIZES};
 use sockeye::proto::handshake::accept_key;
-
-/// The `sockeye` binary Cargo built for these tests.
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    command
-}
+use support::{serve, sockeye};
 
 /// `sockeye connect` with bounded timeouts and the given extra flags, stdin piped.
 fn connect(url: &str, flags: &[&str]) -> Peer {
@@ -114,7 +108,7 @@ fn connect_pipes_stdin_lines_to_websockets_echo_server() {
 #[test]
 fn connect_pipes_stdin_lines_to_sockeye_serve() {
     // printf 'hi\n' | sockeye connect ws://…, against sockeye's own echo server.
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let mut client = connect(&url, &[]);
     write_stdin(&mut client, "hi\n");
     client.close_stdin();
@@ -248,21 +242,6 @@ fn connect_refuses_http_urls_and_suggests_ws() {
     assert!(finished.stderr.contains("try ws://"), "{}", finished.stderr);
 }
 
-/// Starts `sockeye serve --listen 127.0.0.1:0` and returns it with its URL.
-fn serve() -> (Peer, String) {
-    let mut server = Peer::spawn(
-        "sockeye serve",
-        sockeye(&["serve", "--listen", "127.0.0.1:0"]),
-    );
-    let line = server.line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
-        .to_string();
-    assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
-    (server, url)
-}
-
 /// Runs a Python client scenario against `url` and returns its stdout lines.
 fn python_client(script: &str, url: &str, scenario: &str) -> common::Finished {
     let finished = Peer::spawn(script, python_peer(script, &[url, scenario])).finish();
@@ -281,7 +260,7 @@ fn expected_size_echoes() -> Vec<Vec<String>> {
 
 #[test]
 fn serve_echoes_text_and_binary_for_websocket_client() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let finished = python_client("wsclient_client.py", &format!("{url}/sizes"), "sizes");
     assert_eq!(finished.events("echo"), expected_size_echoes());
     // The server answered the client's close 1000 "bye" with 1000.
@@ -290,7 +269,7 @@ fn serve_echoes_text_and_binary_for_websocket_client() {
 
 #[test]
 fn serve_echoes_for_websockets_client_and_answers_pings() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let finished = python_client("websockets_client.py", &format!("{url}/a"), "sizes");
     assert_eq!(finished.events("echo"), expected_size_echoes());
     assert_eq!(finished.events("closed"), [["1000", "", "1000", "bye"]]);

@@ -6,32 +6,13 @@
 
 #[path = "../../sockeye/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::net::TcpListener;
-use std::process::Command;
 
 use common::Peer;
 use serde_json::Value;
-
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    command
-}
-
-/// `sockeye serve` on a free port, and its URL.
-fn serve() -> (Peer, String) {
-    let mut server = Peer::spawn(
-        "sockeye serve",
-        sockeye(&["serve", "--listen", "127.0.0.1:0"]),
-    );
-    let line = server.line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
-        .to_string();
-    (server, url)
-}
+use support::{serve, sockeye};
 
 /// Runs `sockeye bench URL ARGS --json` to the end and parses its one line of JSON.
 fn bench_json(url: &str, args: &[&str]) -> Value {
@@ -67,7 +48,7 @@ fn assert_latency_in_order(report: &Value) {
 
 #[test]
 fn bench_by_count_reports_every_reply_in_json() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let report = bench_json(
         &url,
         &["-n", "2000", "-c", "4", "-w", "8", "-s", "64", "--binary"],
@@ -90,7 +71,7 @@ fn bench_by_count_reports_every_reply_in_json() {
 
 #[test]
 fn bench_by_duration_with_warmup_on_two_threads() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let report = bench_json(
         &url,
         &[
@@ -123,7 +104,7 @@ fn bench_by_duration_with_warmup_on_two_threads() {
 
 #[test]
 fn bench_rate_limit_holds_the_message_rate() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let report = bench_json(&url, &["-d", "1", "-c", "2", "--rate", "200", "-w", "4"]);
     let messages = number(&report, &["messages"]);
     // 200 msg/s for one second, give or take scheduling on a busy machine.
@@ -132,7 +113,7 @@ fn bench_rate_limit_holds_the_message_rate() {
 
 #[test]
 fn bench_times_messages_too_small_to_carry_a_stamp() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let report = bench_json(&url, &["-n", "300", "-w", "3", "-s", "2"]);
     assert_eq!(report["messages"], 300, "{report}");
     assert_latency_in_order(&report);
@@ -140,7 +121,7 @@ fn bench_times_messages_too_small_to_carry_a_stamp() {
 
 #[test]
 fn bench_with_deflate_still_counts_every_echo() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let report = bench_json(&url, &["-n", "500", "-w", "4", "-s", "1k", "--deflate"]);
     assert_eq!(report["messages"], 500, "{report}");
     let compressed = number(&report, &["compressed_connections"]);
@@ -150,7 +131,7 @@ fn bench_with_deflate_still_counts_every_echo() {
 
 #[test]
 fn bench_prints_a_summary_for_people() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let finished = Peer::spawn(
         "sockeye bench",
         sockeye(&["bench", &url, "-n", "200", "-w", "2"]),

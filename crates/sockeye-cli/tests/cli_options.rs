@@ -9,10 +9,10 @@
 
 #[path = "../../sockeye/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -22,14 +22,9 @@ use sockeye::proto::handshake::accept_key;
 use sockeye::{
     blocking, Accept, CloseCode, CloseFrame, Error, Frame, Message, OpCode, Reject, ServerConfig,
 };
+use support::{serve, sockeye};
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    command
-}
 
 /// `sockeye connect URL FLAGS…` with bounded timeouts, stdin piped.
 fn connect(url: &str, flags: &[&str]) -> Peer {
@@ -556,19 +551,6 @@ fn no_utf8_check_flag_prints_invalid_text_instead_of_failing() {
     assert!(finished.stderr.contains("UTF-8"), "{}", finished.stderr);
 }
 
-/// `sockeye serve --listen 127.0.0.1:0 FLAGS…` and its URL.
-fn serve_cli(flags: &[&str]) -> (Peer, String) {
-    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(flags);
-    let mut server = Peer::spawn("sockeye serve", sockeye(&args));
-    let line = server.line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
-        .to_string();
-    (server, url)
-}
-
 /// Sends an upgrade request offering permessage-deflate (as Chromium does) to the ws:// `url`
 /// over a plain TcpStream and returns the response head.
 fn handshake_offering_deflate(url: &str) -> String {
@@ -663,7 +645,7 @@ fn probe_and_bench_take_no_compression_too() {
     assert!(!has_extensions_header(&head), "{head}");
 
     // bench offers nothing by default; the flag says so explicitly and contradicts --deflate.
-    let (_server, url) = serve_cli(&[]);
+    let (_server, url) = serve(&[]);
     let bench = |flags: &[&str]| {
         let mut args = vec![
             "bench",
@@ -693,7 +675,7 @@ fn probe_and_bench_take_no_compression_too() {
 #[test]
 fn serve_no_compression_flag_declines_the_offer() {
     // By default `sockeye serve` accepts the offer.
-    let (_server, url) = serve_cli(&[]);
+    let (_server, url) = serve(&[]);
     let response = handshake_offering_deflate(&url);
     assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
     assert!(
@@ -704,7 +686,7 @@ fn serve_no_compression_flag_declines_the_offer() {
     );
 
     // With --no-compression it opens the connection without the extension.
-    let (_server, url) = serve_cli(&["--no-compression"]);
+    let (_server, url) = serve(&["--no-compression"]);
     let response = handshake_offering_deflate(&url);
     assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
     assert!(!has_extensions_header(&response), "{response}");

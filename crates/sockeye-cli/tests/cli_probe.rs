@@ -9,6 +9,7 @@
 mod common;
 #[path = "../../sockeye/tests/tls_support/pki.rs"]
 mod pki;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -20,25 +21,9 @@ use std::time::{Duration, Instant};
 use common::{Finished, Peer, IO_TIMEOUT, PEER_TIMEOUT};
 use pki::{Ca, TestDir};
 use serde_json::Value;
+use support::{serve, sockeye};
 
 const SECRET: &str = "SECRET-9a41";
-
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    // Proxies in the environment would change the route.
-    for name in [
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ] {
-        command.env_remove(name);
-    }
-    command
-}
 
 /// `sockeye probe ARGS…`, finished.
 fn probe(args: &[&str]) -> Finished {
@@ -64,20 +49,6 @@ fn probe_json(args: &[&str]) -> (i32, Value) {
     let code = finished.status.code().expect("an exit status");
     assert_eq!(report["exit_code"], code, "{report:#}");
     (code, report)
-}
-
-/// `sockeye serve --listen 127.0.0.1:0` and its URL.
-fn serve() -> (Peer, String) {
-    let mut server = Peer::spawn(
-        "sockeye serve",
-        sockeye(&["serve", "--listen", "127.0.0.1:0"]),
-    );
-    let line = server.line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
-        .to_string();
-    (server, url)
 }
 
 /// A TCP server on 127.0.0.1 that answers each connection's request head with `response`.
@@ -112,7 +83,7 @@ fn stdout(finished: &Finished) -> String {
 
 #[test]
 fn an_open_connection_is_reported_ok_with_timings_heads_and_the_exchange() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let target = format!("{url}/echo?token={SECRET}");
     let bearer = format!("Authorization: Bearer {SECRET}");
     let finished = probe(&[
@@ -239,7 +210,7 @@ fn each_failing_stage_has_its_exit_status_and_cause() {
     assert!(report["timings_ms"]["proxy"].is_number());
 
     // tls: 14, wss:// to a plain WebSocket server.
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let plain = url.replacen("ws://", "wss://", 1);
     let (code, report) = probe_json(&[&plain]);
     assert_eq!(
@@ -371,7 +342,7 @@ fn nginx_tls(dir: &TestDir, cert: &str, key: &str, backend_port: u16) -> (Peer, 
 
 #[test]
 fn tls_details_and_a_refused_certificate_through_nginx() {
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[]);
     let backend_port: u16 = url
         .rsplit(':')
         .next()

@@ -12,10 +12,10 @@
 mod common;
 #[path = "../../sockeye/tests/tls_support/pki.rs"]
 mod pki;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,32 +25,10 @@ use pki::{Ca, TestDir};
 use sockeye::blocking::{self, WebSocket};
 use sockeye::transport::Stream;
 use sockeye::{Accept, ClientConfig, CloseCode, Error, Message, ServerConfig, TlsOptions};
+use support::{serve, sockeye};
 
 /// Read timeout of the test's own clients.
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    command
-}
-
-/// `sockeye serve FLAGS…` (on 127.0.0.1, port 0, unless the flags say where) and the URL its
-/// first line names.
-fn serve(flags: &[&str]) -> (Peer, String) {
-    let mut args = vec!["serve"];
-    if !flags.contains(&"--unix") && !flags.contains(&"--listen") {
-        args.extend(["--listen", "127.0.0.1:0"]);
-    }
-    args.extend_from_slice(flags);
-    let mut server = Peer::spawn("sockeye serve", sockeye(&args));
-    let line = server.line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
-        .to_string();
-    (server, url)
-}
 
 /// `sockeye connect URL FLAGS…` with bounded timeouts, stdin piped.
 fn connect(url: &str, flags: &[&str]) -> Peer {

@@ -5,34 +5,16 @@
 
 #[path = "../../sockeye/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{Finished, Peer};
+use support::{serve, sockeye};
 
 const SECRET: &str = "SECRET-6f1c";
-
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    command
-}
-
-/// Starts `sockeye serve --listen 127.0.0.1:0` with `flags` and returns it with its URL.
-fn serve(flags: &[&str]) -> (Peer, String) {
-    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(flags);
-    let mut server = Peer::spawn("sockeye serve", sockeye(&args));
-    let line = server.line();
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the first line names the URL: {line:?}"))
-        .to_string();
-    (server, url)
-}
 
 /// `sockeye connect URL/chat?token=SECRET&room=7 -H "Authorization: Bearer SECRET" FLAGS`,
 /// sending "hi" and closing when stdin ends.

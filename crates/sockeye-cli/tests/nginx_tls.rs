@@ -11,6 +11,7 @@
 mod common;
 #[path = "../../sockeye/tests/tls_support/pki.rs"]
 mod pki;
+mod support;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -20,13 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::{Finished, Peer, PEER_TIMEOUT};
 use pki::{Ca, TestDir};
-
-/// The `sockeye` binary Cargo built for these tests.
-fn sockeye(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sockeye"));
-    command.args(args);
-    command
-}
+use support::sockeye;
 
 /// nginx, from PATH or /usr/sbin. Panics (the test fails, it is never skipped) when missing.
 fn nginx_binary() -> PathBuf {

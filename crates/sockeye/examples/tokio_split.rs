@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         match reader.read().await {
             Ok(Message::Text(text)) => println!("text: {text}"),
-            Ok(Message::Binary(data)) => println!("binary: {data:02x?}"),
+            Ok(Message::Binary(data)) => println!("binary: {:02x?}", data.as_ref()),
             Ok(Message::Close(frame)) => println!("the server answered the close: {frame:?}"),
             Ok(other) => println!("other: {other:?}"),
             Err(Error::ConnectionClosed) => break,

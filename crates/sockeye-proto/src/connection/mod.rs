@@ -487,17 +487,21 @@ impl Connection {
                 self.input.clear();
                 return Ok(None);
             }
-            // Two flat matches rather than one over `Result<Option<Option<Message>>>`: the
-            // nested niches made the hot path copy through the stack in odd-sized pieces.
-            let frame = match self.decode_frame() {
-                Ok(Some(frame)) => frame,
+            // The header stays in `self.frame` while the frame is handled and is read field by
+            // field: moving it (and the nested results around it) through the stack copied it in
+            // odd-sized pieces that stalled store forwarding on the hot path.
+            let payload = match self.decode_frame() {
+                Ok(Some(payload)) => payload,
                 Ok(None) if self.eof && self.close_received.is_none() => {
                     return Err(self.fail(ProtocolError::ClosedWithoutCloseFrame));
                 }
                 Ok(None) => return Ok(None),
                 Err(error) => return Err(self.fail(error)),
             };
-            match self.handle_frame(frame) {
+            let handled = self.handle_frame(payload);
+            // The frame is done with, whatever came of it.
+            self.frame = None;
+            match handled {
                 Ok(Some(message)) => return Ok(Some(message)),
                 Ok(None) => continue,
                 Err(error) => return Err(self.fail(error)),
@@ -610,7 +614,8 @@ impl Connection {
     }
 
     /// Parses the next frame off the input buffer; unmasks and validates text as it arrives.
-    fn decode_frame(&mut self) -> Result<Option<Frame>, ProtocolError> {
+    /// Returns a whole frame's payload; its header is in `self.frame` until it is handled.
+    fn decode_frame(&mut self) -> Result<Option<Bytes>, ProtocolError> {
         if self.frame.is_none() {
             let Some((header, header_len)) = FrameHeader::parse(&self.input)? else {
                 return Ok(None);
@@ -662,39 +667,61 @@ impl Connection {
             let utf8 = frame.validate_utf8.then_some(&mut self.utf8);
             inflate(codec, &[], self.config.max_message_size, utf8, true)?;
         }
-        let header = frame.header;
-        self.frame = None;
-        Ok(Some(Frame {
-            header,
-            payload: payload.freeze(),
-        }))
+        Ok(Some(payload.freeze()))
     }
 
-    /// Applies a complete frame: control rules, close handshake, reassembly.
-    fn handle_frame(&mut self, frame: Frame) -> Result<Option<Message>, ProtocolError> {
+    /// The header of the frame being handled (see [`decode_frame`](Self::decode_frame)).
+    fn current_header(&self) -> FrameHeader {
+        self.frame
+            .as_ref()
+            .map(|frame| frame.header)
+            .unwrap_or(FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode: OpCode::Binary,
+                mask: None,
+                payload_len: 0,
+            })
+    }
+
+    /// A whole frame as [`Message::Frame`] delivers it.
+    fn whole_frame(&self, payload: Bytes) -> Frame {
+        Frame {
+            header: self.current_header(),
+            payload,
+        }
+    }
+
+    /// Applies a complete frame (its header in `self.frame`): control rules, close handshake,
+    /// reassembly.
+    fn handle_frame(&mut self, payload: Bytes) -> Result<Option<Message>, ProtocolError> {
+        let Some(frame) = &self.frame else {
+            return Ok(None);
+        };
+        let opcode = frame.header.opcode;
         if let Some(observer) = &mut self.observer {
-            observer.frame_received(&frame.header, &frame.payload);
+            observer.frame_received(&frame.header, &payload);
         }
         let deliver_frames = !self.config.assemble_messages;
-        match frame.header.opcode {
+        match opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && self.close_sent.is_none() {
-                    self.write_frame(true, 0, OpCode::Pong, &frame.payload);
+                    self.write_frame(true, 0, OpCode::Pong, &payload);
                     self.auto_reply_queued = true;
                 }
                 Ok(Some(if deliver_frames {
-                    Message::Frame(frame)
+                    Message::Frame(self.whole_frame(payload))
                 } else {
-                    Message::Ping(frame.payload)
+                    Message::Ping(payload)
                 }))
             }
             OpCode::Pong => Ok(Some(if deliver_frames {
-                Message::Frame(frame)
+                Message::Frame(self.whole_frame(payload))
             } else {
-                Message::Pong(frame.payload)
+                Message::Pong(payload)
             })),
             OpCode::Close => {
-                let close = CloseFrame::parse(&frame.payload)?;
+                let close = CloseFrame::parse(&payload)?;
                 if self.close_sent.is_none() {
                     // Echo the peer's code (RFC 6455 section 5.5.1); an empty close gets an empty one.
                     let echo = close
@@ -711,22 +738,25 @@ impl Connection {
                 self.close_received = Some(close.clone());
                 self.input.clear();
                 Ok(Some(if deliver_frames {
-                    Message::Frame(frame)
+                    Message::Frame(self.whole_frame(payload))
                 } else {
                     Message::Close(close)
                 }))
             }
-            _ => self.handle_data_frame(frame, deliver_frames),
+            _ => self.handle_data_frame(payload, deliver_frames),
         }
     }
 
     fn handle_data_frame(
         &mut self,
-        frame: Frame,
+        payload: Bytes,
         deliver_frames: bool,
     ) -> Result<Option<Message>, ProtocolError> {
-        let fin = frame.header.fin;
-        let kind = match frame.header.opcode {
+        let Some(frame) = &self.frame else {
+            return Ok(None);
+        };
+        let (fin, opcode, rsv) = (frame.header.fin, frame.header.opcode, frame.header.rsv);
+        let kind = match opcode {
             OpCode::Text => DataKind::Text,
             OpCode::Binary => DataKind::Binary,
             // check_header guarantees a message is in progress for a continuation.
@@ -738,9 +768,9 @@ impl Connection {
         let compressed = self
             .message
             .as_ref()
-            .map_or(frame.header.rsv & RSV1 != 0, |m| m.compressed);
+            .map_or(rsv & RSV1 != 0, |m| m.compressed);
         let size_before = self.message.as_ref().map_or(0, |m| m.size);
-        let size = size_before + frame.payload.len() as u64;
+        let size = size_before + payload.len() as u64;
         if fin && kind == DataKind::Text && self.config.validate_utf8 {
             // Already an offset in the message: the validator spans all its fragments.
             self.utf8
@@ -762,12 +792,12 @@ impl Connection {
                         if let Some(observer) = &mut self.observer {
                             observer.message_inflated(&payload);
                         }
-                        let mut header = frame.header;
+                        let mut header = self.current_header();
                         header.rsv &= !RSV1;
                         header.payload_len = payload.len() as u64;
                         Frame { header, payload }
                     }
-                    _ => frame,
+                    _ => self.whole_frame(payload),
                 },
             )));
         }
@@ -794,11 +824,15 @@ impl Connection {
             }
             return Ok(Some(data_message(kind, payload, self.config.validate_utf8)));
         }
+        if fin && self.message.is_none() {
+            // The common case, a whole message in one frame: nothing to assemble.
+            return Ok(Some(data_message(kind, payload, self.config.validate_utf8)));
+        }
         let payload = match (self.message.take(), fin) {
-            (None, true) => frame.payload,
+            (None, true) => payload,
             (None, false) => {
-                let mut parts = BytesMut::with_capacity(frame.payload.len() * 2);
-                parts.extend_from_slice(&frame.payload);
+                let mut parts = BytesMut::with_capacity(payload.len() * 2);
+                parts.extend_from_slice(&payload);
                 self.message = Some(IncomingMessage {
                     kind,
                     size,
@@ -808,7 +842,7 @@ impl Connection {
                 return Ok(None);
             }
             (Some(mut message), fin) => {
-                message.parts.extend_from_slice(&frame.payload);
+                message.parts.extend_from_slice(&payload);
                 message.size = size;
                 if !fin {
                     self.message = Some(message);
