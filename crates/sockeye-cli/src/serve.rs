@@ -10,6 +10,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -128,6 +129,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             verbose: args.verbose,
             show_secrets: args.trace.show_secrets,
             open: Mutex::new(HashMap::new()),
+            connections: AtomicUsize::new(0),
         });
         let mut server = Server::new(config)
             .peer_queue(PEER_QUEUE)
@@ -144,6 +146,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .serve(listener, || Connection {
                 shared: shared.clone(),
                 address: "?".into(),
+                opened: false,
                 id: None,
             })
             .await;
@@ -305,8 +308,11 @@ struct Shared {
     mode: Mode,
     verbose: bool,
     show_secrets: bool,
-    /// The open connections, by id: the broadcast's audience, and the count shutdown reports.
+    /// The open connections, by id, in broadcast mode: the broadcast's audience. Other modes
+    /// take no handles, so their connections keep no queue.
     open: Mutex<HashMap<u64, Audience>>,
+    /// How many connections are open (shutdown reports it).
+    connections: AtomicUsize,
 }
 
 /// One open connection, as the broadcast sees it.
@@ -342,7 +348,9 @@ impl Shared {
 struct Connection {
     shared: Arc<Shared>,
     address: String,
-    /// Set once the handshake completed (and the connection is in `Shared::open`).
+    /// Set once the handshake completed (and the connection is counted).
+    opened: bool,
+    /// Set once the connection is in `Shared::open` (broadcast mode).
     id: Option<u64>,
 }
 
@@ -352,12 +360,16 @@ impl ServerHandler for Connection {
     }
 
     fn on_open(&mut self, peer: &mut Peer<'_>, _request: &Request) {
-        let handle = peer.handle();
-        self.id = Some(handle.id());
-        let address = self.address.clone();
-        self.shared
-            .open()
-            .insert(handle.id(), Audience { handle, address });
+        self.opened = true;
+        self.shared.connections.fetch_add(1, Ordering::Relaxed);
+        if self.shared.mode == Mode::Broadcast {
+            let handle = peer.handle();
+            self.id = Some(handle.id());
+            let address = self.address.clone();
+            self.shared
+                .open()
+                .insert(handle.id(), Audience { handle, address });
+        }
     }
 
     fn on_message(&mut self, peer: &mut Peer<'_>, message: Message) {
@@ -410,6 +422,9 @@ impl ServerHandler for Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        if self.opened {
+            self.shared.connections.fetch_sub(1, Ordering::Relaxed);
+        }
         if let Some(id) = self.id {
             self.shared.open().remove(&id);
         }
@@ -456,7 +471,7 @@ fn stop_on_signals(
                 _ = terminate.recv() => "SIGTERM",
                 _ = interrupt.recv() => "SIGINT",
             };
-            let open = shared.open().len();
+            let open = shared.connections.load(Ordering::Relaxed);
             eprintln!(
                 "sockeye serve: {name}: closing {open} connection(s) with 1001 (going away), \
                  waiting up to {timeout:?}"
@@ -473,7 +488,7 @@ fn stop_on_signals(
     #[cfg(not(unix))]
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            let open = shared.open().len();
+            let open = shared.connections.load(Ordering::Relaxed);
             eprintln!(
                 "sockeye serve: Ctrl-C: closing {open} connection(s) with 1001 (going away), \
                  waiting up to {timeout:?}"

@@ -11,8 +11,10 @@
 //! runs inside a [`peer_span`](crate::trace::peer_span) naming its address, so its trace says
 //! whom it is from.
 
+use std::cell::OnceCell;
+use std::future::Future;
 use std::io;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -199,10 +201,73 @@ impl std::fmt::Display for PeerSendError {
 
 impl std::error::Error for PeerSendError {}
 
+/// What a connection's [`PeerHandle`]s send it, made when a handler first asks for a handle:
+/// a connection nobody else sends to keeps no channel (idle connections stay small).
+struct Mailbox {
+    handle: PeerHandle,
+    commands: mpsc::Receiver<Message>,
+    /// Resolves with the close a handle asked for; made once (a fresh `changed()` future in
+    /// every select costs measurably per message).
+    close_asked: Pin<Box<dyn Future<Output = CloseFrame> + Send>>,
+}
+
+/// A connection's [`Mailbox`], once there is one.
+struct MailboxCell {
+    cell: OnceCell<Mailbox>,
+    id: u64,
+    capacity: usize,
+}
+
+impl MailboxCell {
+    fn handle(&self) -> PeerHandle {
+        let mailbox = self.cell.get_or_init(|| {
+            let (commands, receiver) = mpsc::channel(self.capacity);
+            let (close, mut close_asked) = watch::channel(None);
+            Mailbox {
+                handle: PeerHandle {
+                    id: self.id,
+                    commands,
+                    close,
+                },
+                commands: receiver,
+                close_asked: Box::pin(async move {
+                    let asked = close_asked.wait_for(Option::is_some).await;
+                    match asked.ok().and_then(|frame| (*frame).clone()) {
+                        Some(frame) => frame,
+                        // Every sender gone: cannot happen, the mailbox holds a handle.
+                        None => std::future::pending().await,
+                    }
+                }),
+            }
+        });
+        mailbox.handle.clone()
+    }
+}
+
+/// What came through the mailbox.
+enum Mail {
+    Message(Message),
+    Close(CloseFrame),
+}
+
+/// The next message (unless `flush`: too much output waits) or close (unless `close_taken`)
+/// from the mailbox; never, if there is none.
+async fn next_mail(mailbox: Option<&mut Mailbox>, flush: bool, close_taken: bool) -> Mail {
+    let Some(mailbox) = mailbox else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        Some(message) = mailbox.commands.recv(), if !flush => Mail::Message(message),
+        frame = &mut mailbox.close_asked, if !close_taken => Mail::Close(frame),
+        // Nothing to take now (output must drain first, the close was taken already).
+        else => std::future::pending().await,
+    }
+}
+
 /// One open connection, as the handler sees it.
 pub struct Peer<'a> {
     socket: &'a mut WebSocketStream<AsyncStream>,
-    handle: &'a PeerHandle,
+    mailbox: &'a MailboxCell,
     address: &'a str,
 }
 
@@ -221,9 +286,15 @@ impl Peer<'_> {
             .queue(Message::Close(Some(CloseFrame::new(code, reason))));
     }
 
-    /// A handle to this connection for other tasks (broadcast, for example).
+    /// A handle to this connection for other tasks (broadcast, for example). The connection's
+    /// bounded queue is made with the first handle.
     pub fn handle(&self) -> PeerHandle {
-        self.handle.clone()
+        self.mailbox.handle()
+    }
+
+    /// The connection's id, unique within the process (the same as its handles').
+    pub fn id(&self) -> u64 {
+        self.mailbox.id
     }
 
     /// The peer's address (`unix` for Unix sockets).
@@ -410,7 +481,7 @@ impl Server {
                     let stop = self.shutdown.subscribe();
                     let connection = async move {
                         handler.on_connect(&address);
-                        let stream = match secure(stream, acceptor, &config).await {
+                        let stream = match Box::pin(secure(stream, acceptor, &config)).await {
                             Ok(stream) => stream,
                             Err(error) => {
                                 handler.on_error(&error);
@@ -497,24 +568,25 @@ async fn run_connection<H: ServerHandler>(
     mut handler: H,
     mut stop: watch::Receiver<bool>,
 ) {
-    let (mut socket, request) = match accept_async_with(stream, &config, |r| decide(r)).await {
+    // Boxed: the handshake's state is large and lives only until it ends, while the
+    // connection's future keeps its largest state for the connection's whole life.
+    let accepting = Box::pin(accept_async_with(stream, &config, |r| decide(r)));
+    let (mut socket, request) = match accepting.await {
         Ok(accepted) => accepted,
         Err(error) => {
             handler.on_error(&error);
             return;
         }
     };
-    let (sender, mut commands) = mpsc::channel(limits.peer_queue);
-    let (close, mut close_asked) = watch::channel(None);
-    let handle = PeerHandle {
+    let mut mailbox = MailboxCell {
+        cell: OnceCell::new(),
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        commands: sender,
-        close,
+        capacity: limits.peer_queue,
     };
     handler.on_open(
         &mut Peer {
             socket: &mut socket,
-            handle: &handle,
+            mailbox: &mailbox,
             address: &address,
         },
         &request,
@@ -523,14 +595,6 @@ async fn run_connection<H: ServerHandler>(
     let mut shutdown = pin!(async move {
         // An error means the server is gone: stop too.
         let _ = stop.wait_for(|stop| *stop).await;
-    });
-    let mut asked = pin!(async move {
-        let asked = close_asked.wait_for(Option::is_some).await;
-        match asked.ok().and_then(|frame| (*frame).clone()) {
-            Some(frame) => frame,
-            // Every sender gone: cannot happen, `handle` holds one.
-            None => std::future::pending().await,
-        }
     });
     let mut deadline = pin!(tokio::time::sleep(limits.close_timeout));
     let (mut stopping, mut close_taken, mut closing) = (false, false, false);
@@ -546,7 +610,7 @@ async fn run_connection<H: ServerHandler>(
         tokio::select! {
             io = read_or_flush(&mut socket, flush) => {
                 let open = match io {
-                    Io::Read(read) => deliver(&mut handler, &mut socket, &handle, &address, read),
+                    Io::Read(read) => deliver(&mut handler, &mut socket, &mailbox, &address, read),
                     Io::Flushed(Ok(())) => true,
                     Io::Flushed(Err(error)) => {
                         handler.on_error(&error);
@@ -557,22 +621,26 @@ async fn run_connection<H: ServerHandler>(
                     return;
                 }
             }
-            Some(message) = commands.recv(), if !flush => {
-                let _ = socket.queue(message);
-                // The rest that waits too, in the same turn.
-                while !over_high_water(&socket) {
-                    let Ok(message) = commands.try_recv() else { break };
+            mail = next_mail(mailbox.cell.get_mut(), flush, close_taken) => match mail {
+                Mail::Message(message) => {
                     let _ = socket.queue(message);
+                    // The rest that waits too, in the same turn.
+                    if let Some(mailbox) = mailbox.cell.get_mut() {
+                        while !over_high_water(&socket) {
+                            let Ok(message) = mailbox.commands.try_recv() else { break };
+                            let _ = socket.queue(message);
+                        }
+                    }
                 }
-            }
+                Mail::Close(frame) => {
+                    close_taken = true;
+                    start_close(&mut socket, mailbox.cell.get_mut(), frame);
+                }
+            },
             () = &mut shutdown, if !stopping => {
                 stopping = true;
                 let frame = CloseFrame::new(CloseCode::GoingAway, "server shutting down");
-                start_close(&mut socket, &mut commands, frame);
-            }
-            frame = &mut asked, if !close_taken => {
-                close_taken = true;
-                start_close(&mut socket, &mut commands, frame);
+                start_close(&mut socket, mailbox.cell.get_mut(), frame);
             }
             () = &mut deadline, if closing => {
                 let late = io::Error::new(
@@ -611,7 +679,7 @@ fn over_high_water(socket: &WebSocketStream<AsyncStream>) -> bool {
 fn deliver<H: ServerHandler>(
     handler: &mut H,
     socket: &mut WebSocketStream<AsyncStream>,
-    handle: &PeerHandle,
+    mailbox: &MailboxCell,
     address: &str,
     mut read: Result<Message, Error>,
 ) -> bool {
@@ -620,7 +688,7 @@ fn deliver<H: ServerHandler>(
             Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
                 let mut peer = Peer {
                     socket: &mut *socket,
-                    handle,
+                    mailbox,
                     address,
                 };
                 handler.on_message(&mut peer, message);
@@ -651,11 +719,13 @@ fn deliver<H: ServerHandler>(
 /// Queues `frame` after what the connection's handles sent before it.
 fn start_close(
     socket: &mut WebSocketStream<AsyncStream>,
-    commands: &mut mpsc::Receiver<Message>,
+    mailbox: Option<&mut Mailbox>,
     frame: CloseFrame,
 ) {
-    while let Ok(message) = commands.try_recv() {
-        let _ = socket.queue(message);
+    if let Some(mailbox) = mailbox {
+        while let Ok(message) = mailbox.commands.try_recv() {
+            let _ = socket.queue(message);
+        }
     }
     // The core refuses codes not allowed on the wire: close without a status then.
     if socket.queue(Message::Close(Some(frame))).is_err() {
