@@ -9,8 +9,10 @@
 //! 2. **Events out.** Call [`Connection::next_message`] until it returns `Ok(None)` (more bytes
 //!    needed). Frames are parsed lazily, so the caller controls how much work one call does.
 //!    An `Err` is fatal and sticky: the connection has queued the close frame the failure calls for.
-//! 3. **Bytes to send.** After receiving *or* sending, write [`Connection::pending_output`] to the
-//!    transport and report how much was written with [`Connection::consume_output`]. Automatic
+//! 3. **Bytes to send.** After receiving *or* sending, write the pending output to the transport
+//!    and report how much was written with [`Connection::consume_output`]: all of it with one
+//!    vectored write of [`Connection::pending_output_slices`], or piece by piece with
+//!    [`Connection::pending_output`] (until [`Connection::pending_output_len`] is 0). Automatic
 //!    replies (pong, close echo, failure close) appear here; a front-end never writes them on the
 //!    side.
 //! 4. **Closing the transport.** Once the output is flushed, close the transport when
@@ -19,7 +21,9 @@
 //!    ([`Connection::is_closed`]) waits for the server to close, with a timeout of its choosing.
 //!
 //! Buffers: the connection owns one input and one output buffer. Received payloads are split off
-//! the input buffer without copying; sending copies the payload once into the output buffer.
+//! the input buffer without copying; sending copies the payload once into the output buffer,
+//! except a server's large uncompressed payloads ([`SHARED_PAYLOAD_MIN`]), which are queued as
+//! they are, after their header.
 //!
 //! permessage-deflate (RFC 7692), when the handshake negotiated it, is switched on with
 //! [`Connection::with_deflate`] before any data flows; see [`crate::extensions::deflate`].
@@ -27,12 +31,15 @@
 pub mod close;
 pub mod keepalive;
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{ProtocolError, SendError};
 use crate::extensions::deflate::{DeflateCodec, DeflateConfig, PerMessageDeflate};
 use crate::frame::codec::MAX_PAYLOAD_RESERVE;
-use crate::frame::header::{FrameHeader, RSV1};
+use crate::frame::header::{FrameHeader, MAX_HEADER_LEN, RSV1};
 use crate::frame::mask::apply_mask_at;
 use crate::frame::{encode_frame, Frame, OpCode};
 use crate::message::utf8::Utf8Validator;
@@ -145,6 +152,24 @@ pub trait Observer: Send {
 /// Queued output above which [`Connection::should_flush`] asks for a write at once: 256 KiB.
 pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 
+/// Payloads at least this large that a server sends unmasked and uncompressed are not copied
+/// into the output buffer: the frame's header is, and the payload follows it as its own slice
+/// ([`Connection::pending_output_slices`]), so one vectored write sends both. 8 KiB: below it
+/// the copy costs less than another slice.
+pub const SHARED_PAYLOAD_MIN: usize = 8 * 1024;
+
+/// How many slices a front-end should offer [`Connection::pending_output_slices`] for one
+/// vectored write: each large payload queued without a copy takes two (its header's part of the
+/// output buffer, and itself).
+pub const OUTPUT_SLICES: usize = 64;
+
+/// A payload queued without a copy, after `at` bytes of the output buffer.
+#[derive(Debug)]
+struct SharedPayload {
+    at: usize,
+    bytes: Bytes,
+}
+
 /// Which end of the connection this is. It decides masking and who closes the transport first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -254,6 +279,11 @@ pub struct Connection {
     auto_reply_queued: bool,
     input: BytesMut,
     output: BytesMut,
+    /// Large payloads sent as they are, without a copy into `output`: each goes out after the
+    /// first `at` bytes of `output` (see [`Connection::pending_output_slices`]).
+    shared_output: VecDeque<SharedPayload>,
+    /// Bytes in `shared_output`.
+    shared_len: usize,
     frame: Option<IncomingFrame>,
     message: Option<IncomingMessage>,
     utf8: Utf8Validator,
@@ -274,7 +304,7 @@ impl std::fmt::Debug for Connection {
             .field("role", &self.role)
             .field("state", &self.state())
             .field("buffered_input", &self.input.len())
-            .field("pending_output", &self.output.len())
+            .field("pending_output", &self.pending_output_len())
             .field("failure", &self.failure)
             .finish_non_exhaustive()
     }
@@ -295,6 +325,8 @@ impl Connection {
             // Allocated on first use, so idle connections stay small.
             input: BytesMut::new(),
             output: BytesMut::new(),
+            shared_output: VecDeque::new(),
+            shared_len: 0,
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
@@ -1040,6 +1072,12 @@ impl Connection {
     /// Queues any [`Message`]: text, binary, ping, pong, close, or a raw frame.
     pub fn send(&mut self, message: &Message) -> Result<(), SendError> {
         match message {
+            Message::Text(text) if self.can_share(text.len()) => {
+                self.send_shared(OpCode::Text, text.clone().into_bytes())
+            }
+            Message::Binary(data) if self.can_share(data.len()) => {
+                self.send_shared(OpCode::Binary, data.clone())
+            }
             Message::Text(text) => self.send_data(DataKind::Text, text.as_bytes(), true),
             Message::Binary(data) => self.send_binary(data),
             Message::Ping(data) => self.send_ping(data),
@@ -1049,25 +1087,133 @@ impl Connection {
         }
     }
 
-    // ----- output -----
-
-    /// Bytes waiting to be written to the transport.
-    pub fn pending_output(&self) -> &[u8] {
-        &self.output
+    /// Whether a whole message of `len` bytes goes out without a copy: a server's (no mask),
+    /// uncompressed, large, and allowed to be sent now (`send_data` reports why not otherwise).
+    fn can_share(&self, len: usize) -> bool {
+        len >= SHARED_PAYLOAD_MIN
+            && self.role == Role::Server
+            && self.failure.is_none()
+            && self.close_sent.is_none()
+            && self.sending_fragmented.is_none()
+            && !self
+                .deflate
+                .as_ref()
+                .is_some_and(|codec| codec.deflater.wants(len, true))
     }
 
-    /// Marks the first `written` bytes of [`pending_output`](Self::pending_output) as sent.
+    /// Queues a whole message's frame: the header into the output buffer, the payload as its
+    /// own slice after it.
+    fn send_shared(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        if let Some(observer) = &mut self.observer {
+            observer.frame_sent(&header, &payload);
+        }
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.output.extend_from_slice(&head[..head_len]);
+        self.shared_len += payload.len();
+        self.shared_output.push_back(SharedPayload {
+            at: self.output.len(),
+            bytes: payload,
+        });
+        Ok(())
+    }
+
+    // ----- output -----
+
+    /// The first bytes waiting to be written to the transport: everything, or, when a large
+    /// payload was queued without a copy, the part up to it (then the payload itself, and so on).
+    /// [`pending_output_slices`](Self::pending_output_slices) gives all of it for one vectored
+    /// write; it is empty only when nothing waits.
+    pub fn pending_output(&self) -> &[u8] {
+        match self.shared_output.front() {
+            None => &self.output,
+            Some(shared) if shared.at == 0 => &shared.bytes,
+            Some(shared) => &self.output[..shared.at],
+        }
+    }
+
+    /// All bytes waiting to be written.
+    pub fn pending_output_len(&self) -> usize {
+        self.output.len() + self.shared_len
+    }
+
+    /// Fills `slices` with the output waiting to be written, in order, for one vectored write;
+    /// returns how many it filled (fewer than all when `slices` is short).
+    pub fn pending_output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let mut filled = 0;
+        let mut from = 0;
+        let mut push = |bytes: &'a [u8], filled: &mut usize| {
+            if !bytes.is_empty() && *filled < slices.len() {
+                slices[*filled] = IoSlice::new(bytes);
+                *filled += 1;
+            }
+        };
+        for shared in &self.shared_output {
+            push(&self.output[from..shared.at], &mut filled);
+            push(&shared.bytes, &mut filled);
+            from = shared.at;
+        }
+        push(&self.output[from..], &mut filled);
+        filled
+    }
+
+    /// Marks the first `written` bytes of the pending output as sent.
     pub fn consume_output(&mut self, written: usize) {
-        self.output.advance(written.min(self.output.len()));
-        if self.output.is_empty() {
+        let mut left = written;
+        while left > 0 {
+            let Some(shared) = self.shared_output.front_mut() else {
+                let step = left.min(self.output.len());
+                self.output.advance(step);
+                break;
+            };
+            if shared.at > 0 {
+                let step = left.min(shared.at);
+                self.output.advance(step);
+                for later in &mut self.shared_output {
+                    later.at -= step;
+                }
+                left -= step;
+            } else {
+                let step = left.min(shared.bytes.len());
+                shared.bytes.advance(step);
+                self.shared_len -= step;
+                left -= step;
+                if shared.bytes.is_empty() {
+                    self.shared_output.pop_front();
+                }
+            }
+        }
+        if self.pending_output_len() == 0 {
             self.auto_reply_queued = false;
         }
     }
 
-    /// Takes all pending output at once.
+    /// Takes all pending output at once (copied into one buffer when large payloads were queued
+    /// without a copy).
     pub fn take_output(&mut self) -> Bytes {
         self.auto_reply_queued = false;
-        self.output.split().freeze()
+        if self.shared_output.is_empty() {
+            return self.output.split().freeze();
+        }
+        let mut all = BytesMut::with_capacity(self.pending_output_len());
+        let mut from = 0;
+        for shared in self.shared_output.drain(..) {
+            all.extend_from_slice(&self.output[from..shared.at]);
+            all.extend_from_slice(&shared.bytes);
+            from = shared.at;
+        }
+        all.extend_from_slice(&self.output[from..]);
+        self.output.clear();
+        self.shared_len = 0;
+        all.freeze()
     }
 
     /// True when a front-end that just received a message should write the output now rather
@@ -1076,7 +1222,7 @@ impl Connection {
     /// [`OUTPUT_HIGH_WATER`] bytes. Writing at the end of a batch lets one write carry the
     /// replies to every frame of one read.
     pub fn should_flush(&self) -> bool {
-        self.output.len() >= OUTPUT_HIGH_WATER
+        self.pending_output_len() >= OUTPUT_HIGH_WATER
             || (self.auto_reply_queued && !self.has_buffered_frame())
     }
 }

@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveAction, KeepaliveConfig};
+use sockeye_proto::connection::OUTPUT_SLICES;
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 
 use crate::error::{Error, Stage};
@@ -227,8 +228,11 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Writes everything the core has queued and flushes the stream.
     pub fn flush(&mut self) -> Result<(), Error> {
-        while !self.conn.pending_output().is_empty() {
-            match self.stream.write(self.conn.pending_output()) {
+        while self.conn.pending_output_len() > 0 {
+            // One vectored write: headers and large payloads queued without a copy together.
+            let mut slices = [io::IoSlice::new(&[]); OUTPUT_SLICES];
+            let filled = self.conn.pending_output_slices(&mut slices);
+            match self.stream.write_vectored(&slices[..filled]) {
                 Ok(0) => {
                     return Err(Error::io(
                         Stage::Open,

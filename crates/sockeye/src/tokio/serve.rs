@@ -671,7 +671,7 @@ async fn read_or_flush(socket: &mut WebSocketStream<AsyncStream>, flush: bool) -
 }
 
 fn over_high_water(socket: &WebSocketStream<AsyncStream>) -> bool {
-    socket.connection().pending_output().len() >= OUTPUT_HIGH_WATER
+    socket.connection().pending_output_len() >= OUTPUT_HIGH_WATER
 }
 
 /// Hands `read` to the handler, then every frame already buffered, without a select between

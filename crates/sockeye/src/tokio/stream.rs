@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_sink::Sink;
 use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveAction, KeepaliveConfig};
-use sockeye_proto::connection::OUTPUT_HIGH_WATER;
+use sockeye_proto::connection::{OUTPUT_HIGH_WATER, OUTPUT_SLICES};
 use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -212,10 +212,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Writes queued output until it is all written and flushed, or the transport would block.
     pub(crate) fn poll_write_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        while !self.conn.pending_output().is_empty() {
-            let written =
+        while self.conn.pending_output_len() > 0 {
+            let written = if self.stream.is_write_vectored() {
+                // One write for headers and the large payloads queued after them without a copy.
+                let mut slices = [io::IoSlice::new(&[]); OUTPUT_SLICES];
+                let filled = self.conn.pending_output_slices(&mut slices);
+                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..filled]))
+            } else {
                 ready!(Pin::new(&mut self.stream).poll_write(cx, self.conn.pending_output()))
-                    .map_err(io_error)?;
+            }
+            .map_err(io_error)?;
             if written == 0 {
                 return Poll::Ready(Err(io_error(io::Error::new(
                     io::ErrorKind::WriteZero,
@@ -389,7 +395,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         // A peer that stops reading cannot make the queue grow without bound.
-        if this.conn.pending_output().len() >= OUTPUT_HIGH_WATER {
+        if this.conn.pending_output_len() >= OUTPUT_HIGH_WATER {
             ready!(this.poll_write_output(cx))?;
         }
         Poll::Ready(Ok(()))
