@@ -17,6 +17,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 SERVERS=${SERVERS:-"sockeye-serve sockeye sockeye-loop tungstenite fastwebsockets"}
 CONNECTIONS=${CONNECTIONS:-10000}
+# Seconds to wait before each reading: sockeye gives a grown buffer back after 1 s idle.
+SETTLE=${SETTLE:-4}
 RESULTS=${RESULTS:-$TARGET/race/scale.jsonl}
 PYTHON=${PYTHON:-python3}
 
@@ -63,7 +65,7 @@ for server in $SERVERS; do
     done
     rm -f "$out"
     [[ -n $URL ]] || { echo "race-server $server did not start" >&2; exit 1; }
-    json=$(timeout 240 "$BIN/race-scale" "$URL" --pid "$SERVER_PID" -c "$CONNECTIONS" \
+    json=$(timeout 240 "$BIN/race-scale" "$URL" --pid "$SERVER_PID" -c "$CONNECTIONS" --settle "$SETTLE" \
         ${COMPRESSION:+--compression}) \
         || json="{\"error\": \"race-scale failed\", \"connections\": $CONNECTIONS}"
     stop_server

@@ -452,6 +452,12 @@ impl Connection {
         &mut self.input
     }
 
+    /// The capacity of the input and output buffers together (not counting large payloads
+    /// queued without a copy, which belong to their messages).
+    pub fn buffer_capacity(&self) -> usize {
+        self.input.capacity() + self.output.capacity()
+    }
+
     /// Gives back the input and output buffers' memory when they hold nothing and have grown
     /// past `keep` bytes. Front-ends call it when the connection goes idle (a read would wait),
     /// so a connection that once carried a large message does not keep that much while it

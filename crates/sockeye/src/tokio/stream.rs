@@ -22,6 +22,11 @@ use crate::tokio::split::{WebSocketReader, WebSocketWriter};
 const MIN_READ: usize = 4 * 1024;
 /// Largest read: a read that fills its space doubles the next one, up to this.
 const MAX_READ: usize = 64 * 1024;
+/// Buffers grown past `2 * MIN_READ` (a large message went through) are given back once the
+/// connection has waited this long with them empty. Not at once: between the batches of a busy
+/// connection the read also waits, and freeing and reallocating 64 KiB there cost a fifth of
+/// the server's time per 1 KiB message.
+const IDLE_RELEASE_AFTER: Duration = Duration::from_secs(1);
 
 /// One open WebSocket connection over an async stream `S`.
 ///
@@ -41,6 +46,9 @@ pub struct WebSocketStream<S> {
     transport_shut_down: bool,
     keepalive: Option<Keepalive>,
     keepalive_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Armed while the core holds buffers grown past the idle size: when it fires, buffers that
+    /// are empty then go back to the allocator (see [`IDLE_RELEASE_AFTER`]).
+    release_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> std::fmt::Debug for WebSocketStream<S> {
@@ -68,6 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             transport_shut_down: false,
             keepalive: None,
             keepalive_timer: None,
+            release_timer: None,
         }
     }
 
@@ -268,6 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         return Poll::Ready(Err(err));
                     }
                     self.poll_keepalive(cx)?;
+                    self.poll_release(cx);
                     ready!(self.poll_fill(cx))?;
                 }
                 Err(err) => {
@@ -321,6 +331,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Ok(())
     }
 
+    /// When the release timer fires: the core's empty buffers go back to the allocator (the next
+    /// read reserves again), so a connection idle after a large message stays small.
+    fn poll_release(&mut self, cx: &mut Context<'_>) {
+        let Some(timer) = &mut self.release_timer else {
+            return;
+        };
+        if timer.as_mut().poll(cx).is_ready() {
+            self.release_timer = None;
+            self.conn.release_idle_buffers(2 * MIN_READ);
+        }
+    }
+
     /// Reads straight into the core's input buffer: no intermediate copy, and no per-connection
     /// read buffer beyond the small free space an idle connection keeps.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -332,9 +354,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let filled = match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, input) {
             Poll::Ready(filled) => filled.map_err(io_error)?,
             Poll::Pending => {
-                // Going idle: a buffer grown by large messages goes back to the allocator (the
-                // next read reserves again), so idle connections stay small.
-                self.conn.release_idle_buffers(2 * MIN_READ);
+                // Waiting, with buffers a large message grew: give them back if this lasts.
+                if self.release_timer.is_none() && self.conn.buffer_capacity() > 2 * MIN_READ {
+                    let mut timer = Box::pin(tokio::time::sleep(IDLE_RELEASE_AFTER));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        cx.waker().wake_by_ref();
+                    }
+                    self.release_timer = Some(timer);
+                }
                 return Poll::Pending;
             }
         };
