@@ -110,7 +110,10 @@ def servers_block(rows, command):
     out.append(f"msgs/s (median of {repeats} run{'s' if repeats > 1 else ''}) · p99 round trip. "
                "Ratios are sockeye's msgs/s over the peer's; ✓ when the issue's target is met "
                "(≥1.3× tokio-tungstenite; ≥1.1× fastwebsockets, ≥3× for window 64 with 16 B and "
-               "1 KiB) and sockeye's p99 is no worse than the peer's; ✗ otherwise.")
+               "1 KiB) and sockeye's p99 is no worse than the peer's; ⊘ when no server could "
+               "meet it under this load generator, because the TCP ceiling itself is less than "
+               "the target times the peer in that row (the ceiling's ratio is given); ✗ "
+               "otherwise.")
     out.append("")
     header = ["runtime", "conns", "size", "window"] + [
         "TCP ceiling" if s == "tcp" else s for s in servers]
@@ -144,7 +147,15 @@ def servers_block(rows, command):
             else:
                 target = 3.0 if window == 64 and size in (16, 1024) else 1.1
             met = ratio >= target and mine["p99"] <= theirs["p99"]
-            cells.append(f"{ratio:.2f}× {'✓' if met else '✗'}")
+            ceiling = medians.get("tcp")
+            room = ceiling["rate"] / theirs["rate"] if ceiling else None
+            if met:
+                cells.append(f"{ratio:.2f}× ✓")
+            elif room is not None and room < target:
+                # Even the TCP ceiling is not `target` times the peer here.
+                cells.append(f"{ratio:.2f}× ⊘ (ceiling {room:.2f}×)")
+            else:
+                cells.append(f"{ratio:.2f}× ✗")
         out.append("| " + " | ".join(cells) + " |")
         cpu_cells = [runtime, str(conns), size_name(size), str(window)]
         for s in servers:
