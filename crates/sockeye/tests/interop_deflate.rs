@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use common::{
-    pattern_bytes, pattern_text, python_peer, within_timeout, Finished, Peer, IO_TIMEOUT, SIZES,
+    pattern_bytes, pattern_messages, pattern_text, python_peer, within_timeout, Finished, Peer,
+    IO_TIMEOUT, SIZES,
 };
 use node_support::{node_modules, node_script, require_package};
 use sockeye::blocking::{self, WebSocket};
@@ -122,19 +123,6 @@ fn assert_same(received: &Message, expected: &Message, what: &str) {
         describe(received),
         describe(expected)
     );
-}
-
-/// Every size as text then binary, as the peers' `sizes` scenario sends them.
-fn pattern_messages() -> Vec<Message> {
-    SIZES
-        .iter()
-        .flat_map(|&size| {
-            [
-                Message::text(pattern_text(size)),
-                Message::binary(pattern_bytes(size)),
-            ]
-        })
-        .collect()
 }
 
 /// A running `peers/deflate_server.py`.

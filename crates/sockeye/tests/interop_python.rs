@@ -13,8 +13,8 @@ mod common;
 use std::net::{TcpListener, TcpStream};
 
 use common::{
-    fields, pattern_bytes, pattern_text, python_peer, within_timeout, Finished, Peer, PythonServer,
-    IO_TIMEOUT, SIZES,
+    fields, pattern_bytes, pattern_messages, python_peer, within_timeout, Finished, Peer,
+    PythonServer, IO_TIMEOUT, SIZES,
 };
 use sockeye::blocking::{self, WebSocket};
 use sockeye::transport::Stream;
@@ -98,19 +98,6 @@ fn assert_same(received: &Message, expected: &Message, what: &str) {
         describe(received),
         describe(expected)
     );
-}
-
-/// The pattern messages for every size: text then binary, as the Python peers send them.
-fn pattern_messages() -> Vec<Message> {
-    SIZES
-        .iter()
-        .flat_map(|&size| {
-            [
-                Message::text(pattern_text(size)),
-                Message::binary(pattern_bytes(size)),
-            ]
-        })
-        .collect()
 }
 
 /// Starts a Python client `script SCENARIO` against a fresh sockeye listener, runs `server` on

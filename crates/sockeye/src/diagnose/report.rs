@@ -69,7 +69,8 @@ impl Timings {
     }
 
     /// DNS and TCP ran under one time limit that ran out after `elapsed`: the stage that was
-    /// still running gets the rest.
+    /// still running gets the rest. (Only the tokio dialer runs them under one limit.)
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn set_unfinished(&mut self, elapsed: Duration) {
         match self.dns {
             None => self.dns = Some(elapsed),

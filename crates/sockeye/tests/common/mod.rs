@@ -40,6 +40,19 @@ pub(crate) fn pattern_text(size: usize) -> String {
     text
 }
 
+/// Text then binary of every size in [`SIZES`], as the peers' `sizes` scenarios send them.
+pub(crate) fn pattern_messages() -> Vec<sockeye::Message> {
+    SIZES
+        .iter()
+        .flat_map(|&size| {
+            [
+                sockeye::Message::text(pattern_text(size)),
+                sockeye::Message::binary(pattern_bytes(size)),
+            ]
+        })
+        .collect()
+}
+
 /// The workspace root: both crates that use this module live in `crates/NAME`.
 pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
