@@ -40,7 +40,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 /// What a secret is replaced with.
-pub const REDACTED: &str = "[redacted]";
+pub use sockeye_proto::handshake::headers::REDACTED;
 
 /// Words that make a query parameter or header name a secret, wherever they appear in the name.
 const SECRET_WORDS: &[&str] = &[
@@ -87,14 +87,8 @@ const SECRET_SUFFIXES: &[&str] = &[
     "credentials",
 ];
 
-/// Header names that are secrets whatever the heuristics say.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "set-cookie2",
-];
+/// Header names that are secrets whatever the heuristics say (defined once, in the core).
+use sockeye_proto::handshake::headers::CREDENTIAL_HEADERS as SECRET_HEADERS;
 
 /// Headers with URLs or challenges in them that are not secrets although their names contain a
 /// secret-looking word.

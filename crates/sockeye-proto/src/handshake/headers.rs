@@ -2,9 +2,48 @@
 
 use crate::handshake::HandshakeError;
 
+/// Headers whose values are credentials, whatever else is true of them. [`Headers`]' `Debug`
+/// never shows their values; sockeye's redaction (traces, error messages) starts from this list
+/// and adds heuristics for secret-looking names and URL parameters.
+pub const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "set-cookie2",
+];
+
+/// What a hidden secret is shown as.
+pub const REDACTED: &str = "[redacted]";
+
+/// True if `name` is one of the [`CREDENTIAL_HEADERS`] (any case).
+pub fn is_credential_header(name: &str) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|credential| name.trim().eq_ignore_ascii_case(credential))
+}
+
 /// HTTP headers in the order they were sent or received. Names compare case-insensitively.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Debug` shows the values of [`CREDENTIAL_HEADERS`] as `[redacted]`, so a request or response
+/// printed with `{:?}` (or inside an error) does not leak them; the values themselves are intact.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(String, String)>);
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, value)| {
+                let shown = if is_credential_header(name) {
+                    REDACTED
+                } else {
+                    value.as_str()
+                };
+                (name.as_str(), shown)
+            }))
+            .finish()
+    }
+}
 
 impl Headers {
     /// No headers.
@@ -159,5 +198,26 @@ mod tests {
         assert!(check_header("X Test", "a").is_err());
         assert!(check_header("", "a").is_err());
         assert!(check_header("X-\r\nTest", "a").is_err());
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_credentials_and_keeps_the_rest() {
+        let mut headers = Headers::new();
+        headers.push("Host", "example.com");
+        headers.push("authorization", "Bearer abc123");
+        headers.push("Cookie", "session=s3cr3t");
+        headers.push("Set-Cookie", "id=42");
+        let shown = format!("{headers:?}");
+        assert!(shown.contains("example.com"), "{shown}");
+        for secret in ["abc123", "s3cr3t", "id=42"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert_eq!(shown.matches(REDACTED).count(), 3, "{shown}");
+        assert_eq!(headers.get("Authorization"), Some("Bearer abc123"));
     }
 }
