@@ -26,7 +26,7 @@ SYSTEM_PACKAGES=(
     "microsocks:microsocks"                                  # SOCKS5 with username/password
     "sshd:openssh-server"                                    # ssh -D: the SOCKS4a server
     "ssh:openssh-client"
-    "openssl:openssl"                                        # squid's password file
+    "openssl:openssl"                                        # squid's password file; the Chromium wss:// test's SPKI hash
     # Node and browser peers (crates/sockeye/tests/interop_node.rs, crates/sockeye-cli/tests/chromium.rs):
     "node:nodejs"                                            # runs ws and playwright-core
     "npm:npm"                                                # installs them (see below)
