@@ -13,16 +13,7 @@ use std::net::TcpListener;
 
 use common::{python_peer, Peer, PythonServer, SIZES};
 use sockeye::proto::handshake::accept_key;
-use support::{serve, sockeye};
-
-/// `sockeye connect` with bounded timeouts and the given extra flags, stdin piped.
-fn connect(url: &str, flags: &[&str]) -> Peer {
-    let timeouts = ["--connect-timeout", "10", "--handshake-timeout", "10"];
-    let mut args = vec!["connect", url];
-    args.extend_from_slice(&timeouts);
-    args.extend_from_slice(flags);
-    Peer::spawn_with_stdin("sockeye connect", sockeye(&args))
-}
+use support::{connect, serve, sockeye};
 
 fn write_stdin(peer: &mut Peer, text: &str) {
     peer.stdin()

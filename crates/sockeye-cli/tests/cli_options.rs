@@ -22,23 +22,9 @@ use sockeye::proto::handshake::accept_key;
 use sockeye::{
     blocking, Accept, CloseCode, CloseFrame, Error, Frame, Message, OpCode, Reject, ServerConfig,
 };
-use support::{serve, sockeye};
+use support::{connect, serve, sockeye};
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-/// `sockeye connect URL FLAGS…` with bounded timeouts, stdin piped.
-fn connect(url: &str, flags: &[&str]) -> Peer {
-    let mut args = vec![
-        "connect",
-        url,
-        "--connect-timeout",
-        "10",
-        "--handshake-timeout",
-        "10",
-    ];
-    args.extend_from_slice(flags);
-    Peer::spawn_with_stdin("sockeye connect", sockeye(&args))
-}
 
 /// Runs `sockeye connect` with `stdin` as its whole input.
 fn run(url: &str, flags: &[&str], stdin: &str) -> Finished {

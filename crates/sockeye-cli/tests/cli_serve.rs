@@ -25,24 +25,10 @@ use pki::{Ca, TestDir};
 use sockeye::blocking::{self, WebSocket};
 use sockeye::transport::Stream;
 use sockeye::{Accept, ClientConfig, CloseCode, Error, Message, ServerConfig, TlsOptions};
-use support::{serve, sockeye};
+use support::{connect, serve, sockeye};
 
 /// Read timeout of the test's own clients.
 const LIMIT: Duration = Duration::from_secs(10);
-
-/// `sockeye connect URL FLAGS…` with bounded timeouts, stdin piped.
-fn connect(url: &str, flags: &[&str]) -> Peer {
-    let mut args = vec![
-        "connect",
-        url,
-        "--connect-timeout",
-        "10",
-        "--handshake-timeout",
-        "10",
-    ];
-    args.extend_from_slice(flags);
-    Peer::spawn_with_stdin("sockeye connect", sockeye(&args))
-}
 
 fn write_stdin(peer: &mut Peer, text: &str) {
     peer.stdin().write_all(text.as_bytes()).unwrap();

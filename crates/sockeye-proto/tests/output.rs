@@ -181,3 +181,18 @@ proptest! {
         prop_assert_eq!(drain_pieces(&mut server_sending(&sent), chunk), wire);
     }
 }
+
+#[test]
+fn a_large_message_waits_for_the_fragmented_one_in_progress() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.send_first_fragment(false, b"first").unwrap();
+    let refused = server.send(&Message::binary(vec![0; SHARED_PAYLOAD_MIN]));
+    assert!(
+        matches!(refused, Err(sockeye_proto::SendError::FragmentOrder(_))),
+        "{refused:?}"
+    );
+    server.send_continuation(b"last", true).unwrap();
+    server
+        .send(&Message::binary(vec![0; SHARED_PAYLOAD_MIN]))
+        .unwrap();
+}

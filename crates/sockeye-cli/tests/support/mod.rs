@@ -42,3 +42,17 @@ pub(crate) fn serve(flags: &[&str]) -> (Peer, String) {
         .to_string();
     (server, url)
 }
+
+/// `sockeye connect URL FLAGS…` with bounded connect and handshake timeouts, stdin piped.
+pub(crate) fn connect(url: &str, flags: &[&str]) -> Peer {
+    let mut args = vec![
+        "connect",
+        url,
+        "--connect-timeout",
+        "10",
+        "--handshake-timeout",
+        "10",
+    ];
+    args.extend_from_slice(flags);
+    Peer::spawn_with_stdin("sockeye connect", sockeye(&args))
+}

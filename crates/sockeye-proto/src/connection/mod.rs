@@ -922,13 +922,20 @@ impl Connection {
         encode_frame(&mut self.output, fin, rsv, opcode, mask, payload);
     }
 
-    fn send_data(&mut self, kind: DataKind, payload: &[u8], fin: bool) -> Result<(), SendError> {
+    /// Whether a new message may start now: the connection is open for sending and no
+    /// fragmented message is in progress.
+    fn check_can_start_message(&self) -> Result<(), SendError> {
         self.check_can_send()?;
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOrder(
                 "a fragmented message is in progress; finish it with send_continuation first",
             ));
         }
+        Ok(())
+    }
+
+    fn send_data(&mut self, kind: DataKind, payload: &[u8], fin: bool) -> Result<(), SendError> {
+        self.check_can_start_message()?;
         let opcode = match kind {
             DataKind::Text => OpCode::Text,
             DataKind::Binary => OpCode::Binary,
@@ -1094,13 +1101,10 @@ impl Connection {
     }
 
     /// Whether a whole message of `len` bytes goes out without a copy: a server's (no mask),
-    /// uncompressed, large, and allowed to be sent now (`send_data` reports why not otherwise).
+    /// uncompressed and large.
     fn can_share(&self, len: usize) -> bool {
         len >= SHARED_PAYLOAD_MIN
             && self.role == Role::Server
-            && self.failure.is_none()
-            && self.close_sent.is_none()
-            && self.sending_fragmented.is_none()
             && !self
                 .deflate
                 .as_ref()
@@ -1110,7 +1114,7 @@ impl Connection {
     /// Queues a whole message's frame: the header into the output buffer, the payload as its
     /// own slice after it.
     fn send_shared(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
-        self.check_can_send()?;
+        self.check_can_start_message()?;
         let header = FrameHeader {
             fin: true,
             rsv: 0,
