@@ -38,25 +38,8 @@ REPEAT=${REPEAT:-1}
 RESULTS=${RESULTS:-$TARGET/race/results.jsonl}
 PYTHON=${PYTHON:-python3}
 
-cd "$ROOT"
-# BIN=DIR uses the binaries already built there (a fixed build while the tree changes).
-if [[ -z ${BIN:-} ]]; then
-    echo "building (release)..." >&2
-    cargo build --release --quiet -p sockeye-race -p sockeye-cli
-    BIN=$TARGET/release
-fi
-mkdir -p "$(dirname "$RESULTS")"
-: > "$RESULTS"
-
-SERVER_PID=
-stop_server() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        SERVER_PID=
-    fi
-}
-trap stop_server EXIT
+# shellcheck source=benches/race/common.sh
+source "$ROOT/benches/race/common.sh"
 
 # Starts race-server $1 with $2 threads; sets SERVER_PID and URL.
 start_server() {
