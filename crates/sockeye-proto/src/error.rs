@@ -102,11 +102,32 @@ pub enum ProtocolError {
         /// The configured ping timeout.
         after: std::time::Duration,
     },
-    /// Keepalive: nothing arrived for the configured idle time.
-    #[error("nothing arrived for {after:?} (idle timeout)")]
+    /// No complete frame arrived for the configured idle time, while no message was in
+    /// progress ([`KeepaliveConfig::idle_timeout`](crate::connection::keepalive::KeepaliveConfig::idle_timeout)).
+    #[error("no complete frame arrived for {after:?} (idle_timeout); the peer is silent or gone")]
     IdleTimeout {
         /// The configured idle timeout.
         after: std::time::Duration,
+    },
+    /// A frame or message took longer than the configured time to arrive in full
+    /// ([`KeepaliveConfig::message_timeout`](crate::connection::keepalive::KeepaliveConfig::message_timeout)):
+    /// the peer sends too slowly, or trickles bytes to hold the connection.
+    #[error("a message took more than {after:?} to arrive in full (message_timeout); the peer sends too slowly")]
+    MessageTimeout {
+        /// The configured message timeout.
+        after: std::time::Duration,
+    },
+    /// The server's memory budget was reached and this connection held the most; it was closed
+    /// so that the others can go on. `receiving`: most of what it held was a message arriving
+    /// (closed with 1009), else output its peer did not read (1008).
+    #[error("closed to keep the server within its memory budget of {budget} bytes: this connection held {held} bytes (raise max_memory, or lower max_message_size)")]
+    MemoryBudgetExceeded {
+        /// Bytes this connection held.
+        held: usize,
+        /// The server's budget for all connections together.
+        budget: usize,
+        /// Most of it was received data (a message in progress) rather than unread output.
+        receiving: bool,
     },
     /// An extension could not process a frame (for example, compressed data that is not valid
     /// DEFLATE: 1007, as the message's data does not fit its kind).
@@ -121,7 +142,9 @@ pub enum ProtocolError {
 
 impl ProtocolError {
     /// The close code this failure is reported with. The one place that maps failures to codes:
-    /// 1002 protocol, 1007 invalid data, 1009 too big, 1006 (never sent) for a lost transport.
+    /// 1002 protocol, 1007 invalid data, 1009 too big, 1006 (never sent) for a lost transport,
+    /// 1011 for a ping without a pong, 1001 for an idle peer, 1008 for a message that arrives
+    /// too slowly or unread output over the memory budget.
     pub fn close_code(&self) -> CloseCode {
         match self {
             Self::InvalidUtf8 { .. } | Self::CloseReasonNotUtf8 => CloseCode::InvalidPayload,
@@ -129,6 +152,11 @@ impl ProtocolError {
             Self::ClosedWithoutCloseFrame => CloseCode::AbnormalClosure,
             Self::PingTimeout { .. } => CloseCode::InternalError,
             Self::IdleTimeout { .. } => CloseCode::GoingAway,
+            Self::MessageTimeout { .. } => CloseCode::PolicyViolation,
+            Self::MemoryBudgetExceeded {
+                receiving: true, ..
+            } => CloseCode::MessageTooBig,
+            Self::MemoryBudgetExceeded { .. } => CloseCode::PolicyViolation,
             Self::Extension { .. } => CloseCode::InvalidPayload,
             Self::ReservedBitsSet { .. }
             | Self::ReservedOpcode(_)
@@ -149,6 +177,11 @@ impl ProtocolError {
 
     /// The short reason sent in the close frame: generic, so no internal detail leaks to the peer.
     pub fn close_reason(&self) -> &'static str {
+        match self {
+            Self::MessageTimeout { .. } => return "message too slow",
+            Self::MemoryBudgetExceeded { .. } => return "server memory budget reached",
+            _ => {}
+        }
         match self.close_code() {
             CloseCode::InvalidPayload => "invalid data",
             CloseCode::MessageTooBig => "message too big",

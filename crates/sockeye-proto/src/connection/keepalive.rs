@@ -1,15 +1,27 @@
-//! Keepalive: ping after a quiet spell, fail when the pong does not come, fail after a long
-//! silence. Sans-I/O: the front-end passes the current time in and does what [`Keepalive::poll`]
-//! says.
+//! Keepalive: ping after a quiet spell, fail when the pong does not come, fail when no frame
+//! comes for a long time or a message takes too long to arrive. Sans-I/O: the front-end passes
+//! the current time in and does what [`Keepalive::poll`] says.
 //!
 //! Drive it like this: call [`Keepalive::on_activity`] whenever bytes arrive, hand every pong to
-//! [`Keepalive::on_pong`], and call [`Keepalive::poll`] at [`Keepalive::next_deadline`] (and after
-//! activity). `poll` answers with a ping to send or the timeout that ends the connection.
+//! [`Keepalive::on_pong`], report [`Connection::receive_progress`](crate::Connection::receive_progress)
+//! with [`Keepalive::on_progress`] before waiting for input, and call [`Keepalive::poll`] at
+//! [`Keepalive::next_deadline`] (and after activity). `poll` answers with a ping to send or the
+//! timeout that ends the connection.
+//!
+//! The two receive timeouts count whole frames, not bytes, so a peer cannot hold a connection by
+//! trickling a frame one byte at a time:
+//! - [`idle_timeout`](KeepaliveConfig::idle_timeout): no complete frame for this long, while no
+//!   message is in progress, fails with 1001 (going away). 1001 rather than 1008: a quiet peer
+//!   broke no rule, and clients treat 1001 as "reconnect later".
+//! - [`message_timeout`](KeepaliveConfig::message_timeout): a frame or message in progress (its
+//!   first byte is in) that is not complete this long after it started fails with 1008 (policy
+//!   violation): the peer sends too slowly for this endpoint's policy.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::connection::ReceiveProgress;
 use crate::error::ProtocolError;
 
 /// Keepalive settings. Every field documents its default.
@@ -23,8 +35,13 @@ pub struct KeepaliveConfig {
     /// The ping payload (at most 117 bytes: an 8-byte counter is appended so every ping is
     /// distinguishable). Default: `sockeye`.
     pub ping_payload: Bytes,
-    /// Fail the connection after this long without receiving anything at all. Default: none.
+    /// Fail the connection (1001) when no complete frame has arrived for this long and no message
+    /// is in progress. Pongs count, so with pings on a live peer never reaches it. Default: none
+    /// (servers: [`KeepaliveConfig::server_default`]).
     pub idle_timeout: Option<Duration>,
+    /// Fail the connection (1008) when a frame or message in progress is not complete this long
+    /// after its first byte arrived. Default: none (servers: [`KeepaliveConfig::server_default`]).
+    pub message_timeout: Option<Duration>,
 }
 
 impl Default for KeepaliveConfig {
@@ -34,11 +51,28 @@ impl Default for KeepaliveConfig {
             ping_timeout: Duration::from_secs(20),
             ping_payload: Bytes::from_static(b"sockeye"),
             idle_timeout: None,
+            message_timeout: None,
         }
     }
 }
 
 impl KeepaliveConfig {
+    /// What a server runs by default: a ping after 30 s of silence (30 s for its pong), 120 s
+    /// without a complete frame fails the connection (1001), and a message must arrive in full
+    /// within 60 s of its first byte (1008). The pings keep quiet but live clients (browsers
+    /// answer them on their own) clear of the idle timeout; 120 s is uWebSockets' idle
+    /// timeout. 60 s lets a 16 MiB message (the default `max_message_size`) through at 2.2 Mbit/s;
+    /// raise it for slower uploads.
+    pub fn server_default() -> Self {
+        Self {
+            ping_interval: Some(Duration::from_secs(30)),
+            ping_timeout: Duration::from_secs(30),
+            ping_payload: Bytes::from_static(b"sockeye"),
+            idle_timeout: Some(Duration::from_secs(120)),
+            message_timeout: Some(Duration::from_secs(60)),
+        }
+    }
+
     /// Pings every `interval` of silence, failing after `timeout` without a pong.
     pub fn new(interval: Duration, timeout: Duration) -> Self {
         Self {
@@ -63,6 +97,11 @@ pub enum KeepaliveAction {
 pub struct Keepalive {
     config: KeepaliveConfig,
     last_activity: Instant,
+    /// When the last complete frame was seen (or keepalive started).
+    last_frame: Instant,
+    /// When the frame or message in progress started, if one is.
+    message_started: Option<Instant>,
+    progress: ReceiveProgress,
     outstanding: Option<(Bytes, Instant)>,
     pings_sent: u64,
     last_rtt: Option<Duration>,
@@ -75,6 +114,9 @@ impl Keepalive {
         Self {
             config,
             last_activity: now,
+            last_frame: now,
+            message_started: None,
+            progress: ReceiveProgress::default(),
             outstanding: None,
             pings_sent: 0,
             last_rtt: None,
@@ -89,6 +131,34 @@ impl Keepalive {
     /// Bytes arrived from the peer at `now`.
     pub fn on_activity(&mut self, now: Instant) {
         self.last_activity = self.last_activity.max(now);
+    }
+
+    /// The connection's [`receive_progress`](crate::Connection::receive_progress) at `now`:
+    /// starts and stops the idle and message clocks.
+    pub fn on_progress(&mut self, progress: ReceiveProgress, now: Instant) {
+        if progress.frames != self.progress.frames {
+            self.last_frame = self.last_frame.max(now);
+        }
+        if !progress.receiving {
+            self.message_started = None;
+        } else if self.message_started.is_none() || progress.messages != self.progress.messages {
+            self.message_started = Some(now);
+        }
+        self.progress = progress;
+    }
+
+    /// The idle deadline, if it applies now: while a message is in progress the message
+    /// timeout governs instead (when there is one).
+    fn idle_deadline(&self) -> Option<Instant> {
+        let limit = self.config.idle_timeout?;
+        if self.message_started.is_some() && self.config.message_timeout.is_some() {
+            return None;
+        }
+        Some(self.last_frame + limit)
+    }
+
+    fn message_deadline(&self) -> Option<Instant> {
+        Some(self.message_started? + self.config.message_timeout?)
     }
 
     /// A pong arrived at `now`. Returns the round-trip time if it answers the ping in flight.
@@ -119,23 +189,26 @@ impl Keepalive {
                 .ping_interval
                 .map(|interval| self.last_activity + interval),
         };
-        let idle = self
-            .config
-            .idle_timeout
-            .map(|limit| self.last_activity + limit);
-        match (ping, idle) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [ping, self.idle_deadline(), self.message_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// What to do at `now`: nothing, send a ping, or fail.
     pub fn poll(&mut self, now: Instant) -> Option<KeepaliveAction> {
-        if let Some(limit) = self.config.idle_timeout {
-            if now.saturating_duration_since(self.last_activity) >= limit {
-                return Some(KeepaliveAction::Fail(ProtocolError::IdleTimeout {
-                    after: limit,
+        if let (Some(deadline), Some(after)) =
+            (self.message_deadline(), self.config.message_timeout)
+        {
+            if now >= deadline {
+                return Some(KeepaliveAction::Fail(ProtocolError::MessageTimeout {
+                    after,
                 }));
+            }
+        }
+        if let (Some(deadline), Some(after)) = (self.idle_deadline(), self.config.idle_timeout) {
+            if now >= deadline {
+                return Some(KeepaliveAction::Fail(ProtocolError::IdleTimeout { after }));
             }
         }
         if let Some((_, sent)) = &self.outstanding {
@@ -222,6 +295,72 @@ mod tests {
             keepalive.poll(start + 5 * SECOND),
             Some(KeepaliveAction::Fail(ProtocolError::IdleTimeout { .. }))
         ));
+    }
+
+    fn progress(frames: u64, messages: u64, receiving: bool) -> ReceiveProgress {
+        ReceiveProgress {
+            frames,
+            messages,
+            receiving,
+        }
+    }
+
+    #[test]
+    fn idle_timeout_counts_frames_not_bytes() {
+        let start = Instant::now();
+        let config = KeepaliveConfig {
+            ping_interval: None,
+            idle_timeout: Some(10 * SECOND),
+            ..KeepaliveConfig::default()
+        };
+        let mut keepalive = Keepalive::new(config, start);
+        // Bytes trickle in, but no frame completes and nothing is left in progress.
+        for second in 1..10u32 {
+            keepalive.on_activity(start + second * SECOND);
+        }
+        assert_eq!(keepalive.next_deadline(), Some(start + 10 * SECOND));
+        // A trickled frame header: without a message timeout the idle clock still runs.
+        keepalive.on_progress(progress(0, 0, true), start + 9 * SECOND);
+        assert!(matches!(
+            keepalive.poll(start + 10 * SECOND),
+            Some(KeepaliveAction::Fail(ProtocolError::IdleTimeout { .. }))
+        ));
+        // A complete frame restarts it.
+        let mut keepalive = Keepalive::new(keepalive.config().clone(), start);
+        keepalive.on_progress(progress(1, 1, false), start + 8 * SECOND);
+        assert_eq!(keepalive.next_deadline(), Some(start + 18 * SECOND));
+    }
+
+    #[test]
+    fn message_timeout_bounds_a_message_in_progress() {
+        let start = Instant::now();
+        let config = KeepaliveConfig {
+            ping_interval: None,
+            idle_timeout: Some(100 * SECOND),
+            message_timeout: Some(5 * SECOND),
+            ..KeepaliveConfig::default()
+        };
+        let mut keepalive = Keepalive::new(config, start);
+        // A message starts at 1 s; its fragments keep completing frames, but not the message.
+        keepalive.on_progress(progress(0, 0, true), start + SECOND);
+        keepalive.on_progress(progress(1, 0, true), start + 3 * SECOND);
+        assert_eq!(keepalive.next_deadline(), Some(start + 6 * SECOND));
+        assert_eq!(keepalive.poll(start + 5 * SECOND), None);
+        let action = keepalive.poll(start + 6 * SECOND);
+        let Some(KeepaliveAction::Fail(error)) = action else {
+            panic!("{action:?}")
+        };
+        assert_eq!(error, ProtocolError::MessageTimeout { after: 5 * SECOND });
+        assert_eq!(error.close_code().as_u16(), 1008);
+        // Messages completing back to back, with the next always begun: each gets its own time.
+        let mut keepalive = Keepalive::new(keepalive.config().clone(), start);
+        for n in 0..20u32 {
+            keepalive.on_progress(progress(n.into(), n.into(), true), start + n * 2 * SECOND);
+            assert_eq!(keepalive.poll(start + n * 2 * SECOND), None);
+        }
+        // Done: only the idle clock is left.
+        keepalive.on_progress(progress(20, 20, false), start + 40 * SECOND);
+        assert_eq!(keepalive.next_deadline(), Some(start + 140 * SECOND));
     }
 
     #[test]

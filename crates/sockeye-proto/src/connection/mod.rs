@@ -186,10 +186,16 @@ pub struct Config {
     /// Largest frame payload accepted, in bytes. Default 16 MiB. Larger frames fail with 1009
     /// as soon as their header arrives.
     pub max_frame_size: usize,
-    /// Largest message accepted (all fragments together), in bytes. Default 64 MiB. Larger
+    /// Largest message accepted (all fragments together), in bytes. Default 16 MiB. Larger
     /// messages fail with 1009 as soon as the frame that crosses the limit announces itself; a
     /// compressed message (permessage-deflate) counts its inflated size, and fails as soon as
     /// inflating it crosses the limit.
+    ///
+    /// Why 16 MiB: python-websockets stops at 1 MiB and uWebSockets at 16 KiB, which refuses
+    /// ordinary uploads; tungstenite's 64 MiB lets four unfinished messages hold a quarter of a
+    /// GiB. 16 MiB is the largest message Autobahn|Testsuite sends (case 9.1.6) and one frame at
+    /// [`max_frame_size`](Self::max_frame_size); what many connections hold together is bounded
+    /// by the server's memory budget, not by this.
     pub max_message_size: usize,
     /// Validate text as it arrives and fail with 1007 at the first invalid sequence. Default on.
     /// Off: invalid text is delivered with U+FFFD replacement characters instead of failing.
@@ -206,7 +212,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_frame_size: 16 << 20,
-            max_message_size: 64 << 20,
+            max_message_size: 16 << 20,
             validate_utf8: true,
             assemble_messages: true,
             auto_pong: true,
@@ -223,6 +229,18 @@ pub enum State {
     Closing,
     /// The close handshake is done, the connection failed, or the transport ended.
     Closed,
+}
+
+/// How far receiving has come ([`Connection::receive_progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ReceiveProgress {
+    /// Complete frames received so far.
+    pub frames: u64,
+    /// Complete messages received so far (each control frame counts as one).
+    pub messages: u64,
+    /// Part of a frame or of a fragmented message is in hand, waiting for the rest.
+    pub receiving: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,6 +302,13 @@ pub struct Connection {
     shared_output: VecDeque<SharedPayload>,
     /// Bytes in `shared_output`.
     shared_len: usize,
+    /// The pong that answers the latest ping, held back while the output is at
+    /// [`OUTPUT_HIGH_WATER`]: a peer that pings and never reads gets one pong, not one per ping
+    /// (RFC 6455 section 5.5.3 allows answering only the most recent ping).
+    deferred_pong: Option<Bytes>,
+    /// Complete frames received, and complete messages (a control frame counts as one).
+    frames_received: u64,
+    messages_received: u64,
     frame: Option<IncomingFrame>,
     message: Option<IncomingMessage>,
     utf8: Utf8Validator,
@@ -327,6 +352,9 @@ impl Connection {
             output: BytesMut::new(),
             shared_output: VecDeque::new(),
             shared_len: 0,
+            deferred_pong: None,
+            frames_received: 0,
+            messages_received: 0,
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
@@ -488,6 +516,33 @@ impl Connection {
     /// Bytes received but not yet parsed into a complete frame.
     pub fn buffered_input(&self) -> usize {
         self.input.len()
+    }
+
+    /// How far receiving has come: complete frames and messages so far, and whether part of a
+    /// frame or message is in hand. Timers that watch a peer's progress (idle and message
+    /// timeouts in [`keepalive`]) read it.
+    pub fn receive_progress(&self) -> ReceiveProgress {
+        ReceiveProgress {
+            frames: self.frames_received,
+            messages: self.messages_received,
+            receiving: !self.input.is_empty() || self.frame.is_some() || self.message.is_some(),
+        }
+    }
+
+    /// The bytes this connection holds in memory: its input and output buffers, the
+    /// fragments of a message being received, inflated data not yet delivered, payloads queued
+    /// without a copy, and (estimated from zlib's own formulas) the compressor and decompressor
+    /// state once allocated. Servers add it up across connections to enforce a memory budget.
+    pub fn memory_use(&self) -> usize {
+        self.input.capacity()
+            + self.output.capacity()
+            + self.shared_len
+            + self.deferred_pong.as_ref().map_or(0, Bytes::len)
+            + self
+                .message
+                .as_ref()
+                .map_or(0, |message| message.parts.capacity())
+            + self.deflate.as_ref().map_or(0, |codec| codec.memory_use())
     }
 
     /// True if the received bytes already hold another whole frame, so the next
@@ -737,6 +792,10 @@ impl Connection {
             return Ok(None);
         };
         let opcode = frame.header.opcode;
+        self.frames_received += 1;
+        if frame.header.fin {
+            self.messages_received += 1;
+        }
         if let Some(observer) = &mut self.observer {
             observer.frame_received(&frame.header, &payload);
         }
@@ -744,8 +803,15 @@ impl Connection {
         match opcode {
             OpCode::Ping => {
                 if self.config.auto_pong && self.close_sent.is_none() {
-                    self.write_frame(true, 0, OpCode::Pong, &payload);
-                    self.auto_reply_queued = true;
+                    if self.deferred_pong.is_some()
+                        || self.pending_output_len() >= OUTPUT_HIGH_WATER
+                    {
+                        // The peer is not reading what is queued: keep only the latest answer.
+                        self.deferred_pong = Some(payload.clone());
+                    } else {
+                        self.write_frame(true, 0, OpCode::Pong, &payload);
+                        self.auto_reply_queued = true;
+                    }
                 }
                 Ok(Some(if deliver_frames {
                     Message::Frame(self.whole_frame(payload))
@@ -905,6 +971,10 @@ impl Connection {
     }
 
     fn write_frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) {
+        if opcode == OpCode::Close {
+            // Nothing may follow a close: a held-back pong goes before it.
+            self.queue_deferred_pong();
+        }
         let mask = match self.role {
             Role::Client => Some(self.mask_keys.next_mask_key()),
             Role::Server => None,
@@ -920,6 +990,14 @@ impl Connection {
             observer.frame_sent(&header, payload);
         }
         encode_frame(&mut self.output, fin, rsv, opcode, mask, payload);
+    }
+
+    /// Queues the held-back pong, if any (see `deferred_pong`).
+    fn queue_deferred_pong(&mut self) {
+        if let Some(payload) = self.deferred_pong.take() {
+            self.write_frame(true, 0, OpCode::Pong, &payload);
+            self.auto_reply_queued = true;
+        }
     }
 
     /// Whether a new message may start now: the connection is open for sending and no
@@ -1204,6 +1282,9 @@ impl Connection {
         if self.pending_output_len() == 0 {
             self.auto_reply_queued = false;
         }
+        if self.deferred_pong.is_some() && self.pending_output_len() < OUTPUT_HIGH_WATER {
+            self.queue_deferred_pong();
+        }
     }
 
     /// Takes all pending output at once (copied into one buffer when large payloads were queued
@@ -1211,7 +1292,9 @@ impl Connection {
     pub fn take_output(&mut self) -> Bytes {
         self.auto_reply_queued = false;
         if self.shared_output.is_empty() {
-            return self.output.split().freeze();
+            let all = self.output.split().freeze();
+            self.queue_deferred_pong();
+            return all;
         }
         let mut all = BytesMut::with_capacity(self.pending_output_len());
         let mut from = 0;
@@ -1223,6 +1306,7 @@ impl Connection {
         all.extend_from_slice(&self.output[from..]);
         self.output.clear();
         self.shared_len = 0;
+        self.queue_deferred_pong();
         all.freeze()
     }
 

@@ -644,6 +644,25 @@ impl DeflateCodec {
     pub(crate) fn agreed(&self) -> &PerMessageDeflate {
         &self.agreed
     }
+
+    /// Bytes held: buffers, and the zlib state once allocated, estimated with zlib's own
+    /// formulas (zconf.h: deflate `(1 << (windowBits + 2)) + (1 << (memLevel + 9))` with the
+    /// default memLevel 8, inflate `1 << windowBits` plus about 7 KiB of tables), which zlib-rs
+    /// follows.
+    pub(crate) fn memory_use(&self) -> usize {
+        let deflate_state = match (&self.deflater.compress, self.deflater.window_bits) {
+            (Some(_), Some(bits)) => (1usize << (bits + 2)) + (1 << 17) + 6 * 1024,
+            _ => 0,
+        };
+        let inflate_state = match &self.inflater.decompress {
+            Some(_) => (1usize << self.inflater.window_bits) + 7 * 1024,
+            None => 0,
+        };
+        self.deflater.scratch.capacity()
+            + self.inflater.output.capacity()
+            + deflate_state
+            + inflate_state
+    }
 }
 
 /// Compresses outgoing messages.
