@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sockeye_proto::connection::keepalive::KeepaliveConfig;
 use sockeye_proto::extensions::deflate::{self, DeflateConfig, PerMessageDeflate};
 use sockeye_proto::extensions::ExtensionOffer;
 use sockeye_proto::handshake::{ClientHandshake, ClientRequest, DEFAULT_MAX_HEADER_BYTES};
@@ -664,7 +665,27 @@ pub struct ServerConfig {
     /// How many bytes of each payload the trace shows. Default:
     /// [`DEFAULT_PREVIEW_BYTES`](crate::trace::DEFAULT_PREVIEW_BYTES) (64).
     pub trace_preview_bytes: usize,
+    /// Pings and receive timeouts of every accepted connection: a ping after a quiet spell, a
+    /// close (1001) when no complete frame arrives for the idle timeout, a close (1008) when a
+    /// message is not complete within the message timeout of its first byte (so trickling a
+    /// frame one byte at a time holds nothing for long). Default:
+    /// [`KeepaliveConfig::server_default`] (ping after 30 s, idle 120 s, message 60 s).
+    /// `None`: no pings and no receive timeouts. Applied by the tokio front-end (`accept_async`,
+    /// [`Server`](crate::tokio::Server), the hyper upgrade); a blocking server applies it with
+    /// `WebSocket::set_keepalive`.
+    pub keepalive: Option<KeepaliveConfig>,
+    /// The memory budget of a [`Server`](crate::tokio::Server), for all its connections
+    /// together, in bytes: input and output buffers, messages in progress, inflated data, zlib
+    /// state and what waits in the connections' queues
+    /// ([`Connection::memory_use`] plus queued messages). When it is exceeded, the connections
+    /// holding the most are closed — 1009 if most of it is a message they are sending, 1008 if
+    /// it is output they do not read — until the total is back under seven eighths of it; the
+    /// others keep working. Default: 256 MiB. `None`: no budget.
+    pub max_memory: Option<usize>,
 }
+
+/// The default [`ServerConfig::max_memory`]: 256 MiB.
+pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -675,6 +696,8 @@ impl Default for ServerConfig {
             compression: Some(DeflateConfig::server_default()),
             show_secrets: false,
             trace_preview_bytes: crate::trace::DEFAULT_PREVIEW_BYTES,
+            keepalive: Some(KeepaliveConfig::server_default()),
+            max_memory: Some(DEFAULT_MAX_MEMORY),
         }
     }
 }

@@ -52,11 +52,12 @@ pub mod trace;
 pub mod transport;
 
 pub use config::DEFAULT_USER_AGENT;
-pub use config::{ClientConfig, ServerConfig, Target};
+pub use config::{ClientConfig, ServerConfig, Target, DEFAULT_MAX_MEMORY};
 pub use diagnose::{ConnectReport, Diagnosis};
 pub use error::{Error, Stage};
 pub use mask_keys::MaskKeys;
 pub use sockeye_proto as proto;
+pub use sockeye_proto::connection::keepalive::KeepaliveConfig;
 pub use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
 pub use sockeye_proto::handshake::{Accept, Headers, Reject, Request, Response};
 pub use sockeye_proto::{

@@ -284,6 +284,7 @@ impl<S: Read + Write> WebSocket<S> {
                     .fill_raw()
                     .map_err(|err| open_error(err, self.read_timeout));
             };
+            keepalive.on_progress(self.conn.receive_progress(), now);
             match keepalive.poll(now) {
                 Some(KeepaliveAction::SendPing(payload)) => {
                     if self.conn.send_ping(&payload).is_err() {

@@ -70,10 +70,9 @@ impl Upgrade {
             )
         })?;
         let conn = self.config.connection(self.deflate);
-        Ok(WebSocketStream::from_connection(
-            TokioIo::new(upgraded),
-            conn,
-        ))
+        let mut socket = WebSocketStream::from_connection(TokioIo::new(upgraded), conn);
+        socket.set_keepalive(self.config.keepalive.clone());
+        Ok(socket)
     }
 }
 

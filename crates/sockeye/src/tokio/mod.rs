@@ -12,6 +12,7 @@
 //! - [`WebSocketStream::split`] gives a [`WebSocketReader`] and a [`WebSocketWriter`] for two
 //!   tasks.
 
+mod budget;
 mod client;
 #[cfg(feature = "hyper")]
 pub mod hyper;
@@ -21,7 +22,10 @@ mod split;
 mod stream;
 
 pub use client::{client_async, connect_async, connect_async_with, connect_async_with_report};
-pub use serve::{Listener, Peer, PeerHandle, PeerSendError, Server, ServerHandler, ShutdownHandle};
+pub use serve::{
+    Listener, Peer, PeerHandle, PeerSendError, Server, ServerHandler, ShutdownHandle,
+    DEFAULT_MAX_PENDING_HANDSHAKES,
+};
 pub use server::{accept_async, accept_async_with};
 pub use split::{ReuniteError, WebSocketReader, WebSocketWriter};
 pub use stream::WebSocketStream;

@@ -15,7 +15,7 @@ use std::cell::OnceCell;
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,13 +23,15 @@ use futures_util::FutureExt;
 use sockeye_proto::connection::close::MAX_CLOSE_REASON_BYTES;
 use sockeye_proto::connection::OUTPUT_HIGH_WATER;
 use sockeye_proto::handshake::{Accept, Reject, Request};
+use sockeye_proto::ProtocolError;
 use sockeye_proto::{CloseCode, CloseFrame, Message};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
+use crate::tokio::budget::Budget;
 use crate::tokio::server::accept_async_with;
 use crate::tokio::stream::WebSocketStream;
 use crate::transport::AsyncStream;
@@ -122,6 +124,8 @@ impl From<tokio::net::UnixListener> for Listener {
 pub struct PeerHandle {
     id: u64,
     commands: mpsc::Sender<Message>,
+    /// Payload bytes waiting in the queue, for the server's memory budget.
+    queued: Arc<AtomicUsize>,
     /// The close asked for with [`close`](Self::close); the first one wins.
     close: watch::Sender<Option<CloseFrame>>,
 }
@@ -144,9 +148,15 @@ impl PeerHandle {
     ///   [`close`](Self::close) the connection (which works even with a full queue).
     /// - [`PeerSendError::Closed`]: the connection has ended.
     pub fn send(&self, message: Message) -> Result<(), PeerSendError> {
-        self.commands.try_send(message).map_err(|err| match err {
-            mpsc::error::TrySendError::Full(message) => PeerSendError::Full(message),
-            mpsc::error::TrySendError::Closed(message) => PeerSendError::Closed(message),
+        let size = payload_len(&message);
+        // Counted before it can be taken, so the count never goes below zero.
+        self.queued.fetch_add(size, Ordering::Relaxed);
+        self.commands.try_send(message).map_err(|err| {
+            self.queued.fetch_sub(size, Ordering::Relaxed);
+            match err {
+                mpsc::error::TrySendError::Full(message) => PeerSendError::Full(message),
+                mpsc::error::TrySendError::Closed(message) => PeerSendError::Closed(message),
+            }
         })
     }
 
@@ -206,6 +216,7 @@ impl std::error::Error for PeerSendError {}
 struct Mailbox {
     handle: PeerHandle,
     commands: mpsc::Receiver<Message>,
+    queued: Arc<AtomicUsize>,
     /// Resolves with the close a handle asked for; made once (a fresh `changed()` future in
     /// every select costs measurably per message).
     close_asked: Pin<Box<dyn Future<Output = CloseFrame> + Send>>,
@@ -223,13 +234,16 @@ impl MailboxCell {
         let mailbox = self.cell.get_or_init(|| {
             let (commands, receiver) = mpsc::channel(self.capacity);
             let (close, mut close_asked) = watch::channel(None);
+            let queued = Arc::new(AtomicUsize::new(0));
             Mailbox {
                 handle: PeerHandle {
                     id: self.id,
                     commands,
+                    queued: queued.clone(),
                     close,
                 },
                 commands: receiver,
+                queued,
                 close_asked: Box::pin(async move {
                     let asked = close_asked.wait_for(Option::is_some).await;
                     match asked.ok().and_then(|frame| (*frame).clone()) {
@@ -241,6 +255,35 @@ impl MailboxCell {
             }
         });
         mailbox.handle.clone()
+    }
+}
+
+impl MailboxCell {
+    /// Payload bytes waiting in the mailbox.
+    fn queued(&self) -> usize {
+        self.cell
+            .get()
+            .map_or(0, |mailbox| mailbox.queued.load(Ordering::Relaxed))
+    }
+}
+
+impl Mailbox {
+    /// The next message waiting, if any.
+    fn try_take(&mut self) -> Option<Message> {
+        let message = self.commands.try_recv().ok()?;
+        self.queued
+            .fetch_sub(payload_len(&message), Ordering::Relaxed);
+        Some(message)
+    }
+}
+
+/// The bytes a queued message holds.
+fn payload_len(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data.len(),
+        Message::Frame(frame) => frame.payload.len(),
+        _ => 0,
     }
 }
 
@@ -257,7 +300,10 @@ async fn next_mail(mailbox: Option<&mut Mailbox>, flush: bool, close_taken: bool
         return std::future::pending().await;
     };
     tokio::select! {
-        Some(message) = mailbox.commands.recv(), if !flush => Mail::Message(message),
+        Some(message) = mailbox.commands.recv(), if !flush => {
+            mailbox.queued.fetch_sub(payload_len(&message), Ordering::Relaxed);
+            Mail::Message(message)
+        }
         frame = &mut mailbox.close_asked, if !close_taken => Mail::Close(frame),
         // Nothing to take now (output must drain first, the close was taken already).
         else => std::future::pending().await,
@@ -346,18 +392,40 @@ type Decide = dyn Fn(&Request) -> Result<Accept, Reject> + Send + Sync;
 /// and writes until they are all out. So a client that stops reading fills its own queue: what
 /// the server holds for it stays within the queue, that high-water mark and the kernel's socket
 /// buffers.
+///
+/// # Limits
+///
+/// What a hostile client can hold is bounded: handshakes in progress
+/// ([`max_pending_handshakes`](Self::max_pending_handshakes), each within
+/// [`ServerConfig::handshake_timeout`] and `max_header_bytes`), open connections
+/// ([`max_connections`](Self::max_connections), counted once the handshake is done, so
+/// half-sent requests never take an open connection's place), the memory of all connections
+/// together ([`ServerConfig::max_memory`]), and time: the receive timeouts of
+/// [`ServerConfig::keepalive`], and a connection whose output makes no progress for its idle
+/// timeout while the client reads nothing is dropped.
 pub struct Server {
     config: ServerConfig,
     max_connections: Option<usize>,
+    max_pending_handshakes: usize,
     shutdown_timeout: Duration,
     limits: Limits,
     decide: Arc<Decide>,
     shutdown: watch::Sender<bool>,
 }
 
-/// What each connection gets from the [`Server`]'s settings.
+/// The [`Server`]'s settings.
 #[derive(Clone, Copy, Debug)]
 struct Limits {
+    peer_queue: usize,
+    close_timeout: Duration,
+}
+
+/// What every connection of a running [`Server`] shares.
+#[derive(Debug)]
+struct Shared {
+    /// Permits for open connections (`max_connections`).
+    open: Option<Arc<Semaphore>>,
+    budget: Option<Arc<Budget>>,
     peer_queue: usize,
     close_timeout: Duration,
 }
@@ -367,6 +435,7 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("config", &self.config)
             .field("max_connections", &self.max_connections)
+            .field("max_pending_handshakes", &self.max_pending_handshakes)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("peer_queue", &self.limits.peer_queue)
             .field("close_timeout", &self.limits.close_timeout)
@@ -376,13 +445,19 @@ impl std::fmt::Debug for Server {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The default of [`Server::max_pending_handshakes`]: 1024. Each holds at most
+/// `max_header_bytes` (16 KiB) of request, plus a TLS session's buffers on `wss://`.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 1024;
+
 impl Server {
-    /// A server accepting every valid request, with no connection limit, a 5 s shutdown wait,
-    /// queues of 1024 messages and a 5 s close timeout.
+    /// A server accepting every valid request, with no connection limit, at most
+    /// [`DEFAULT_MAX_PENDING_HANDSHAKES`] handshakes at a time, a 5 s shutdown wait, queues of
+    /// 1024 messages and a 5 s close timeout.
     pub fn new(config: ServerConfig) -> Self {
         Self {
             config,
             max_connections: None,
+            max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
             shutdown_timeout: Duration::from_secs(5),
             limits: Limits {
                 peer_queue: 1024,
@@ -402,9 +477,20 @@ impl Server {
         self
     }
 
-    /// Refuses handshakes with 503 while `limit` connections are open.
+    /// Refuses handshakes with 503 while `limit` connections are open. Only connections whose
+    /// handshake is done count: requests still arriving have their own limit,
+    /// [`max_pending_handshakes`](Self::max_pending_handshakes).
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.max_connections = Some(limit);
+        self
+    }
+
+    /// How many connections may be in their TLS or WebSocket handshake at once (0 counts as 1).
+    /// While that many are, the server accepts no more: new clients wait in the kernel's
+    /// listen backlog until a handshake ends (done, refused, or out of
+    /// [`ServerConfig::handshake_timeout`]). Default: [`DEFAULT_MAX_PENDING_HANDSHAKES`].
+    pub fn max_pending_handshakes(mut self, limit: usize) -> Self {
+        self.max_pending_handshakes = limit.clamp(1, Semaphore::MAX_PERMITS);
         self
     }
 
@@ -444,40 +530,41 @@ impl Server {
         F: Fn() -> H,
     {
         let listener = listener.into();
-        let limit = self
-            .max_connections
-            .map(|limit| Arc::new(Semaphore::new(limit)));
+        let limits = Arc::new(Shared {
+            open: self
+                .max_connections
+                .map(|limit| Arc::new(Semaphore::new(limit))),
+            budget: self.config.max_memory.map(Budget::new),
+            peer_queue: self.limits.peer_queue,
+            close_timeout: self.limits.close_timeout,
+        });
+        let pending = Arc::new(Semaphore::new(self.max_pending_handshakes));
         let mut stop = self.shutdown.subscribe();
         let mut tasks = JoinSet::new();
         let acceptor = listener.acceptor();
         loop {
+            // A handshake slot first: while all are taken, clients wait in the listen backlog.
+            let next = async {
+                let slot = pending.clone().acquire_owned().await;
+                (slot, listener.accept().await)
+            };
             tokio::select! {
-                accepted = listener.accept() => {
+                (slot, accepted) = next => {
                     let (stream, address) = match accepted {
                         Ok(accepted) => accepted,
                         // Out of file descriptors and the like: keep serving the others.
                         Err(err) if is_transient(&err) => continue,
                         Err(err) => return Err(err),
                     };
+                    let Ok(slot) = slot else { continue };
                     let span = crate::trace::peer_span(&address);
                     // A copy without the `tls` feature (the acceptor type is then uninhabited).
                     #[allow(clippy::clone_on_copy)]
                     let acceptor = acceptor.clone();
-                    let permit = match &limit {
-                        Some(limit) => match limit.clone().try_acquire_owned() {
-                            Ok(permit) => Some(permit),
-                            Err(_) => {
-                                let config = self.config.clone();
-                                tasks.spawn(refuse_busy(stream, acceptor, config).instrument(span));
-                                continue;
-                            }
-                        },
-                        None => None,
-                    };
                     let mut handler = make_handler();
                     let config = self.config.clone();
                     let decide = self.decide.clone();
-                    let limits = self.limits;
+                    let limits = limits.clone();
                     let stop = self.shutdown.subscribe();
                     let connection = async move {
                         handler.on_connect(&address);
@@ -488,9 +575,8 @@ impl Server {
                                 return;
                             }
                         };
-                        run_connection(stream, address, config, decide, limits, handler, stop)
+                        run_connection(stream, address, config, decide, limits, slot, handler, stop)
                             .await;
-                        drop(permit);
                     };
                     tasks.spawn(connection.instrument(span));
                 }
@@ -548,41 +634,57 @@ async fn secure(
     }
 }
 
-async fn refuse_busy(stream: AsyncStream, acceptor: Acceptor, config: ServerConfig) {
-    let Ok(stream) = secure(stream, acceptor, &config).await else {
-        return;
-    };
-    let refused = accept_async_with(stream, &config, |_| {
-        Err(Reject::new(503, "too many connections; try again later\n").header("Retry-After", "1"))
-    })
-    .await;
-    debug_assert!(refused.is_err());
+/// The 503 for a client that completed its request while every connection slot is taken.
+fn busy() -> Reject {
+    Reject::new(503, "too many connections; try again later\n").header("Retry-After", "1")
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_connection<H: ServerHandler>(
     stream: AsyncStream,
     address: String,
     config: ServerConfig,
     decide: Arc<Decide>,
-    limits: Limits,
+    shared: Arc<Shared>,
+    handshake_slot: OwnedSemaphorePermit,
     mut handler: H,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Taken when the request is complete, so only finished handshakes compete for it.
+    let mut open_slot = None;
+    let take_slot = |request: &Request| {
+        if let Some(open) = &shared.open {
+            match open.clone().try_acquire_owned() {
+                Ok(permit) => open_slot = Some(permit),
+                Err(_) => return Err(busy()),
+            }
+        }
+        decide(request)
+    };
     // Boxed: the handshake's state is large and lives only until it ends, while the
     // connection's future keeps its largest state for the connection's whole life.
-    let accepting = Box::pin(accept_async_with(stream, &config, |r| decide(r)));
-    let (mut socket, request) = match accepting.await {
+    let accepting = Box::pin(accept_async_with(stream, &config, take_slot));
+    let accepted = accepting.await;
+    drop(handshake_slot);
+    let (mut socket, request) = match accepted {
         Ok(accepted) => accepted,
         Err(error) => {
             handler.on_error(&error);
             return;
         }
     };
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let mut mailbox = MailboxCell {
         cell: OnceCell::new(),
-        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        capacity: limits.peer_queue,
+        id,
+        capacity: shared.peer_queue,
     };
+    let share = shared.budget.as_ref().map(|budget| budget.join(id));
+    let mut evicted = pin!(match &share {
+        Some(share) => share.evicted().left_future(),
+        None => std::future::pending().right_future(),
+    });
+    let mut reported = 0;
     handler.on_open(
         &mut Peer {
             socket: &mut socket,
@@ -596,17 +698,39 @@ async fn run_connection<H: ServerHandler>(
         // An error means the server is gone: stop too.
         let _ = stop.wait_for(|stop| *stop).await;
     });
-    let mut deadline = pin!(tokio::time::sleep(limits.close_timeout));
+    let mut deadline = pin!(tokio::time::sleep(shared.close_timeout));
+    // A client that reads nothing while output waits is dropped after this long without
+    // progress (the idle timeout: keepalive cannot run while the connection only writes).
+    let stall_limit = config.keepalive.as_ref().and_then(|k| k.idle_timeout);
+    let mut stall = pin!(tokio::time::sleep(stall_limit.unwrap_or(Duration::MAX / 4)));
+    let mut stall_mark = None;
     let (mut stopping, mut close_taken, mut closing) = (false, false, false);
     loop {
+        if let Some(share) = &share {
+            let held = socket.connection().memory_use() + mailbox.queued();
+            if held != reported {
+                share.report(held);
+                reported = held;
+            }
+        }
         // A close this side started must be answered in time (shutdown has its own wait).
         if !closing && !stopping && socket.connection().close_sent().is_some() {
             closing = true;
             deadline
                 .as_mut()
-                .reset(tokio::time::Instant::now() + limits.close_timeout);
+                .reset(tokio::time::Instant::now() + shared.close_timeout);
         }
         let flush = over_high_water(&socket);
+        if let (true, Some(limit)) = (flush, stall_limit) {
+            // Armed when the flushing starts, and again whenever some of it went out.
+            let pending = socket.connection().pending_output_len();
+            if stall_mark.is_none_or(|mark| pending < mark) {
+                stall_mark = Some(pending);
+                stall.as_mut().reset(tokio::time::Instant::now() + limit);
+            }
+        } else {
+            stall_mark = None;
+        }
         tokio::select! {
             io = read_or_flush(&mut socket, flush) => {
                 let open = match io {
@@ -627,7 +751,7 @@ async fn run_connection<H: ServerHandler>(
                     // The rest that waits too, in the same turn.
                     if let Some(mailbox) = mailbox.cell.get_mut() {
                         while !over_high_water(&socket) {
-                            let Ok(message) = mailbox.commands.try_recv() else { break };
+                            let Some(message) = mailbox.try_take() else { break };
                             let _ = socket.queue(message);
                         }
                     }
@@ -645,9 +769,43 @@ async fn run_connection<H: ServerHandler>(
             () = &mut deadline, if closing => {
                 let late = io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("the client did not answer the close within {:?}", limits.close_timeout),
+                    format!("the client did not answer the close within {:?}", shared.close_timeout),
                 );
                 handler.on_error(&Error::io(Stage::Open, late));
+                return;
+            }
+            () = &mut stall, if stall_mark.is_some() => {
+                let pending = socket.connection().pending_output_len();
+                if stall_mark.is_some_and(|mark| pending < mark) {
+                    // Some went out after all: give it another period.
+                    continue;
+                }
+                let stalled = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the client read nothing for {:?} while {pending} bytes waited for it (idle_timeout)",
+                        stall_limit.unwrap_or_default()
+                    ),
+                );
+                handler.on_error(&Error::io(Stage::Open, stalled));
+                return;
+            }
+            () = &mut evicted => {
+                let (held, budget) = (reported, shared.budget.as_ref().map_or(0, |b| b.limit()));
+                let output = socket.connection().pending_output_len() + mailbox.queued();
+                let receiving = output * 2 < held;
+                let error = socket.connection_mut().abort(ProtocolError::MemoryBudgetExceeded {
+                    held,
+                    budget,
+                    receiving,
+                });
+                if receiving {
+                    // The 1009 goes out, best effort and briefly: the client is sending, not
+                    // necessarily reading.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), socket.flush()).await;
+                }
+                // Output the client does not read would only keep the memory: drop it now.
+                handler.on_error(&Error::Protocol(error));
                 return;
             }
         }
@@ -723,7 +881,7 @@ fn start_close(
     frame: CloseFrame,
 ) {
     if let Some(mailbox) = mailbox {
-        while let Ok(message) = mailbox.commands.try_recv() {
+        while let Some(message) = mailbox.try_take() {
             let _ = socket.queue(message);
         }
     }

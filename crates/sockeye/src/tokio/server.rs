@@ -96,5 +96,7 @@ where
     let mut conn = config.connection(deflate);
     trace.attach(&mut conn);
     conn.receive_data(&buf);
-    Ok((WebSocketStream::from_connection(stream, conn), request))
+    let mut socket = WebSocketStream::from_connection(stream, conn);
+    socket.set_keepalive(config.keepalive.clone());
+    Ok((socket, request))
 }

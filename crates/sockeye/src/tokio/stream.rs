@@ -295,7 +295,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let Some(keepalive) = &mut self.keepalive else {
             return Ok(());
         };
-        let action = keepalive.poll(Instant::now());
+        let now = Instant::now();
+        keepalive.on_progress(self.conn.receive_progress(), now);
+        let action = keepalive.poll(now);
         match action {
             Some(KeepaliveAction::SendPing(payload)) => {
                 if self.conn.send_ping(&payload).is_err() {
