@@ -60,13 +60,18 @@ use base64::Engine as _;
 use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
 
+use crate::handshake::body::RefusalBody;
 use crate::handshake::headers::write_header;
-use crate::handshake::{escape_preview, Headers};
+use crate::handshake::{escape_preview, BodyProblem, Headers};
 
 /// Largest `CONNECT` response head accepted: 16 KiB.
 pub const MAX_REPLY_HEAD_BYTES: usize = 16 * 1024;
 
-/// How much of a refusal's body is kept for diagnosis: 4 KiB.
+/// How much of a refusal's body is kept for diagnosis: 4 KiB. Reading stops once that much
+/// has arrived; at most
+/// [`MAX_ERROR_BODY_READ_BYTES`](crate::handshake::body::MAX_ERROR_BODY_READ_BYTES) (64 KiB)
+/// of the body are read to get it, and a chunked body is decoded as it arrives, its lines
+/// bounded (see [`crate::handshake::body`]).
 pub const MAX_REFUSAL_BODY_BYTES: usize = 4 * 1024;
 
 /// Which proxy protocol a [`ProxyHandshake`] speaks.
@@ -216,8 +221,9 @@ pub enum ProxyError {
     },
     /// The HTTP proxy answered `CONNECT` with a status other than 2xx.
     #[error(
-        "the proxy answered \"{status} {reason}\" to CONNECT {destination}{}",
-        challenge_suffix(headers)
+        "the proxy answered \"{status} {reason}\" to CONNECT {destination}{}{}",
+        challenge_suffix(headers),
+        body_problem.map(|problem| format!(", and {problem}")).unwrap_or_default()
     )]
     HttpRefused {
         /// What was asked for.
@@ -232,6 +238,8 @@ pub enum ProxyError {
         body: Bytes,
         /// Whether the request carried `Proxy-Authorization`.
         sent_credentials: bool,
+        /// What is wrong with the body, when it is broken or endless (the refusal stands).
+        body_problem: Option<BodyProblem>,
     },
     /// The HTTP proxy's reply is not HTTP/1.x.
     #[error("the proxy's reply to CONNECT is not HTTP ({why}); first bytes: {preview}")]
@@ -460,9 +468,7 @@ enum State {
     /// HTTP: a refusal; reading up to [`MAX_REFUSAL_BODY_BYTES`] of its body for diagnosis.
     HttpBody {
         refusal: Box<ProxyError>,
-        /// The body's length when announced (capped), `None` until the end of stream.
-        length: Option<usize>,
-        chunked: bool,
+        body: Box<RefusalBody>,
     },
     /// SOCKS4: waiting for the 8-byte reply.
     Socks4Reply,
@@ -569,11 +575,7 @@ impl ProxyHandshake {
         let total = |needed: usize| needed.saturating_sub(buffered.len());
         match &self.state {
             State::HttpHead => head_read_limit(buffered),
-            State::HttpBody {
-                length: Some(length),
-                ..
-            } => total(*length).max(1),
-            State::HttpBody { .. } => total(MAX_REFUSAL_BODY_BYTES).max(1),
+            State::HttpBody { body, .. } => body.wanted().saturating_sub(buffered.len()).max(1),
             State::Socks4Reply => total(8),
             State::Socks5Method | State::Socks5Auth => total(2),
             State::Socks5Reply => match buffered.get(3) {
@@ -737,15 +739,7 @@ impl ProxyHandshake {
                 reply: head,
             }));
         }
-        let chunked = headers.has_token("Transfer-Encoding", "chunked");
-        let length = if chunked {
-            None
-        } else {
-            headers
-                .get("Content-Length")
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .map(|len| len.min(MAX_REFUSAL_BODY_BYTES))
-        };
+        let body = RefusalBody::new(status, &headers, MAX_REFUSAL_BODY_BYTES);
         let refusal = ProxyError::HttpRefused {
             destination: self.destination.to_string(),
             status,
@@ -753,39 +747,39 @@ impl ProxyHandshake {
             headers,
             body: Bytes::new(),
             sent_credentials: self.credentials.is_some(),
+            body_problem: None,
         };
         self.state = State::HttpBody {
             refusal: Box::new(refusal),
-            length,
-            chunked,
+            body: Box::new(body),
         };
         self.receive_http_body(buf, false)
     }
 
+    /// Reads the refusal's body (removing it from `buf`); at `eof`, no more will come. `Err`
+    /// with the refusal once reading is over.
     fn receive_http_body(
         &mut self,
         buf: &mut BytesMut,
         eof: bool,
     ) -> Result<Option<Tunnel>, ProxyError> {
-        let State::HttpBody {
-            refusal,
-            length,
-            chunked,
-        } = &self.state
-        else {
+        let State::HttpBody { refusal, body } = &mut self.state else {
             return Ok(None);
         };
-        let body = if *chunked {
-            decode_chunked(buf, eof)
-        } else {
-            let wanted = length.unwrap_or(MAX_REFUSAL_BODY_BYTES);
-            (buf.len() >= wanted || eof)
-                .then(|| Bytes::copy_from_slice(&buf[..buf.len().min(wanted)]))
+        let end = match body.feed(buf) {
+            Some(end) => end,
+            None if eof => body.finish(),
+            None => return Ok(None),
         };
-        let Some(body) = body else { return Ok(None) };
         let mut refusal = (**refusal).clone();
-        if let ProxyError::HttpRefused { body: slot, .. } = &mut refusal {
-            *slot = body;
+        if let ProxyError::HttpRefused {
+            body: slot,
+            body_problem,
+            ..
+        } = &mut refusal
+        {
+            *slot = body.preview();
+            *body_problem = end.err();
         }
         Err(refusal)
     }
@@ -1066,41 +1060,6 @@ fn head_read_limit(buffered: &[u8]) -> usize {
     match buffered {
         [.., b'\n'] | [.., b'\n', b'\r'] => 1,
         _ => 2,
-    }
-}
-
-/// Decodes a chunked body from the front of `buf`: `Some` once the last chunk, 4 KiB of data,
-/// or (at `eof`) whatever arrived. Malformed chunking yields what was decoded so far.
-fn decode_chunked(buf: &BytesMut, eof: bool) -> Option<Bytes> {
-    let mut body = Vec::new();
-    let mut rest: &[u8] = buf;
-    loop {
-        if body.len() >= MAX_REFUSAL_BODY_BYTES {
-            body.truncate(MAX_REFUSAL_BODY_BYTES);
-            return Some(body.into());
-        }
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            return eof.then(|| body.into());
-        };
-        let size_text = std::str::from_utf8(&rest[..line_end]).unwrap_or("");
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_text, 16) else {
-            return Some(body.into());
-        };
-        if size == 0 {
-            return Some(body.into());
-        }
-        let data = &rest[line_end + 2..];
-        if data.len() < size {
-            if eof || body.len() + data.len() >= MAX_REFUSAL_BODY_BYTES {
-                body.extend_from_slice(data);
-                body.truncate(MAX_REFUSAL_BODY_BYTES);
-                return Some(body.into());
-            }
-            return None;
-        }
-        body.extend_from_slice(&data[..size]);
-        rest = data.get(size + 2..).unwrap_or_default();
     }
 }
 

@@ -211,9 +211,13 @@ impl Error {
             Self::Timeout { stage, .. } | Self::Io { stage, .. } => *stage,
             Self::Handshake(err) => match err {
                 HandshakeError::UnexpectedStatus { .. }
+                | HandshakeError::RefusalBodyUnfinished { .. }
                 | HandshakeError::MalformedHttp { .. }
                 | HandshakeError::HeadTooLarge { .. }
-                | HandshakeError::ClosedDuringHandshake { .. } => Stage::Http,
+                | HandshakeError::ClosedDuringHandshake { .. }
+                | HandshakeError::MalformedRequest { .. }
+                | HandshakeError::RequestHeadTooLarge { .. }
+                | HandshakeError::RequestClosed { .. } => Stage::Http,
                 HandshakeError::InvalidHeader { .. } => Stage::Url,
                 _ => Stage::Handshake,
             },
@@ -390,8 +394,27 @@ impl fmt::Debug for RedactedHandshake<'_> {
                 .field("headers", &RedactedHeaders(headers))
                 .field("body", &redacted_body(body))
                 .finish(),
+            HandshakeError::RefusalBodyUnfinished {
+                status,
+                reason,
+                headers,
+                body,
+                problem,
+            } => f
+                .debug_struct("RefusalBodyUnfinished")
+                .field("status", status)
+                .field("reason", reason)
+                .field("headers", &RedactedHeaders(headers))
+                .field("body", &redacted_body(body))
+                .field("problem", problem)
+                .finish(),
             HandshakeError::MalformedHttp { why, preview } => f
                 .debug_struct("MalformedHttp")
+                .field("why", why)
+                .field("preview", &crate::redact::error_text(preview))
+                .finish(),
+            HandshakeError::MalformedRequest { why, preview } => f
+                .debug_struct("MalformedRequest")
                 .field("why", why)
                 .field("preview", &crate::redact::error_text(preview))
                 .finish(),

@@ -1,10 +1,11 @@
 //! The client side of the opening handshake (RFC 6455 sections 4.1 and 4.2.2).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::extensions::deflate::{self, DeflateProblem, PerMessageDeflate};
 use crate::extensions::ExtensionOffer;
 use crate::handshake::accept::{accept_key, encode_key};
+use crate::handshake::body::RefusalBody;
 use crate::handshake::headers::{check_header, write_header, Headers};
 use crate::handshake::{
     escape_preview, HandshakeError, DEFAULT_MAX_HEADER_BYTES, MAX_ERROR_BODY_BYTES,
@@ -141,11 +142,11 @@ pub struct Response {
 #[derive(Debug)]
 enum Stage {
     Head,
-    /// A non-101 response whose body (up to 4 KiB) is being read for diagnosis.
+    /// A non-101 response whose body (up to [`MAX_ERROR_BODY_BYTES`]) is being read for
+    /// diagnosis: the refusal without its body, and the body's reader.
     Body {
-        error: HandshakeError,
-        remaining: Option<usize>,
-        chunked: bool,
+        refusal: Box<HandshakeError>,
+        body: Box<RefusalBody>,
     },
     Done,
 }
@@ -203,12 +204,19 @@ impl ClientHandshake {
         &self.expected_accept
     }
 
-    /// Feeds received bytes (accumulated in `buf`).
+    /// Feeds received bytes (accumulated in `buf`; the caller appends).
     ///
     /// `Ok(None)`: more bytes are needed. `Ok(Some(response))`: the handshake succeeded; the head
     /// was removed from `buf` and what remains are the first WebSocket frames. `Err`: the
-    /// handshake failed; for a refusal (status other than 101) the error comes once the body
-    /// (up to 4 KiB) has arrived or [`receive_eof`](Self::receive_eof) is called.
+    /// handshake failed.
+    ///
+    /// For a refusal (status other than 101), the error comes once its body has been read for
+    /// diagnosis, in bounded amounts (see the [module's limits](super#limits)): the body ended,
+    /// [`MAX_ERROR_BODY_BYTES`] of it arrived, or it is broken or endless
+    /// ([`HandshakeError::RefusalBodyUnfinished`]), whichever comes first. The body's bytes are
+    /// removed from `buf` as they are read, so `buf` never holds more than one read. Until then
+    /// [`refusal_pending`](Self::refusal_pending) is true, and
+    /// [`receive_eof`](Self::receive_eof) gives the refusal with what arrived.
     pub fn receive(&mut self, buf: &mut BytesMut) -> Result<Option<Response>, HandshakeError> {
         match &mut self.stage {
             Stage::Head => {
@@ -218,42 +226,31 @@ impl ClientHandshake {
                 }
                 Ok(response)
             }
-            Stage::Body {
-                remaining,
-                chunked,
-                error,
-            } => {
-                let body = if *chunked {
-                    decode_chunked(buf)
-                } else {
-                    match remaining {
-                        Some(len) if buf.len() >= *len => {
-                            Some(Bytes::copy_from_slice(&buf[..*len]))
-                        }
-                        None | Some(_) if buf.len() >= MAX_ERROR_BODY_BYTES => {
-                            Some(Bytes::copy_from_slice(&buf[..MAX_ERROR_BODY_BYTES]))
-                        }
-                        _ => None,
-                    }
-                };
-                let Some(body) = body else { return Ok(None) };
-                let error = error.clone();
-                Err(self.finish_error(error, body))
-            }
+            Stage::Body { body, .. } => match body.feed(buf) {
+                None => Ok(None),
+                Some(end) => Err(self.finish_refusal(end)),
+            },
             Stage::Done => Ok(None),
         }
     }
 
-    /// Tells the handshake the transport ended; returns the error that ends it.
+    /// True while the body of a refusal is being read: the server has already said no, and
+    /// [`receive_eof`](Self::receive_eof) gives that answer with whatever body arrived (for a
+    /// caller whose time ran out).
+    pub fn refusal_pending(&self) -> bool {
+        matches!(self.stage, Stage::Body { .. })
+    }
+
+    /// Tells the handshake the transport ended, or that the caller stops reading (its time ran
+    /// out); returns the error that ends the handshake. While a refusal is pending that is the
+    /// refusal, with what arrived of its body ([`HandshakeError::RefusalBodyUnfinished`] if
+    /// its length or last chunk had not arrived); otherwise
+    /// [`HandshakeError::ClosedDuringHandshake`].
     pub fn receive_eof(&mut self, buf: &mut BytesMut) -> HandshakeError {
-        match &self.stage {
-            Stage::Body { error, chunked, .. } => {
-                let body = if *chunked {
-                    decode_chunked(buf).unwrap_or_default()
-                } else {
-                    Bytes::copy_from_slice(&buf[..buf.len().min(MAX_ERROR_BODY_BYTES)])
-                };
-                self.finish_error(error.clone(), body)
+        match &mut self.stage {
+            Stage::Body { body, .. } => {
+                let end = body.feed(buf).unwrap_or_else(|| body.finish());
+                self.finish_refusal(end)
             }
             _ => HandshakeError::ClosedDuringHandshake {
                 received: buf.len(),
@@ -261,12 +258,45 @@ impl ClientHandshake {
         }
     }
 
-    fn finish_error(&mut self, mut error: HandshakeError, body: Bytes) -> HandshakeError {
-        self.stage = Stage::Done;
-        if let HandshakeError::UnexpectedStatus { body: slot, .. } = &mut error {
-            *slot = body;
+    /// Ends a refusal whose body reading is over: the refusal with the body kept, and the
+    /// problem if the body is broken.
+    fn finish_refusal(&mut self, end: Result<(), crate::handshake::BodyProblem>) -> HandshakeError {
+        let Stage::Body { refusal, body } = std::mem::replace(&mut self.stage, Stage::Done) else {
+            return HandshakeError::ClosedDuringHandshake { received: 0 };
+        };
+        let preview = body.preview();
+        match (*refusal, end) {
+            (
+                HandshakeError::UnexpectedStatus {
+                    status,
+                    reason,
+                    headers,
+                    ..
+                },
+                Err(problem),
+            ) => HandshakeError::RefusalBodyUnfinished {
+                status,
+                reason,
+                headers,
+                body: preview,
+                problem,
+            },
+            (
+                HandshakeError::UnexpectedStatus {
+                    status,
+                    reason,
+                    headers,
+                    ..
+                },
+                Ok(()),
+            ) => HandshakeError::UnexpectedStatus {
+                status,
+                reason,
+                headers,
+                body: preview,
+            },
+            (other, _) => other,
         }
-        error
     }
 
     fn parse_head(&mut self, buf: &mut BytesMut) -> Result<Option<Response>, HandshakeError> {
@@ -297,20 +327,15 @@ impl ClientHandshake {
         let headers = Headers::from_httparse(parsed.headers);
         let head = buf.split_to(head_len).freeze();
         if status != 101 {
-            let remaining = headers
-                .get("Content-Length")
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .map(|len| len.min(MAX_ERROR_BODY_BYTES));
-            let chunked = headers.has_token("Transfer-Encoding", "chunked");
+            let body = RefusalBody::new(status, &headers, MAX_ERROR_BODY_BYTES);
             self.stage = Stage::Body {
-                error: HandshakeError::UnexpectedStatus {
+                refusal: Box::new(HandshakeError::UnexpectedStatus {
                     status,
                     reason,
                     headers,
                     body: Bytes::new(),
-                },
-                remaining,
-                chunked,
+                }),
+                body: Box::new(body),
             };
             return self.receive(buf);
         }
@@ -427,43 +452,6 @@ impl ClientHandshake {
             }
             _ => Err(invalid(DeflateProblem::AcceptedTwice)),
         }
-    }
-}
-
-/// Decodes a chunked body from the front of `buf`: `Some` once the last chunk or 4 KiB of data
-/// has arrived, `None` while more is needed. Malformed chunking yields what was decoded so far.
-fn decode_chunked(buf: &BytesMut) -> Option<Bytes> {
-    let mut body = Vec::new();
-    let mut rest: &[u8] = buf;
-    loop {
-        if body.len() >= MAX_ERROR_BODY_BYTES {
-            body.truncate(MAX_ERROR_BODY_BYTES);
-            return Some(body.into());
-        }
-        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_field = std::str::from_utf8(&rest[..line_end]).unwrap_or("");
-        let size_hex = size_field.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_hex, 16) else {
-            return Some(body.into());
-        };
-        if size == 0 {
-            return Some(body.into());
-        }
-        let data = &rest[line_end + 2..];
-        if data.len() < size {
-            let take = data.len().min(MAX_ERROR_BODY_BYTES - body.len());
-            if body.len() + take >= MAX_ERROR_BODY_BYTES {
-                body.extend_from_slice(&data[..take]);
-                return Some(body.into());
-            }
-            return None;
-        }
-        body.extend_from_slice(&data[..size]);
-        rest = &data[size..];
-        if rest.len() < 2 {
-            return None;
-        }
-        rest.advance(2);
     }
 }
 

@@ -12,8 +12,35 @@
 //! - permessage-deflate, client side: offer it in [`ClientRequest::extensions`]; the response's
 //!   answer is checked (RFC 7692 section 7.1) and the agreed parameters are in
 //!   [`Response::deflate`].
+//!
+//! # Limits
+//!
+//! Everything a peer sends during the handshake is read in bounded amounts:
+//!
+//! | what | limit | when it is reached |
+//! |---|---|---|
+//! | a request or response head | [`DEFAULT_MAX_HEADER_BYTES`] (16 KiB, 128 headers), `max_header_bytes` | client: [`HandshakeError::HeadTooLarge`]; server: [`HandshakeError::RequestHeadTooLarge`], answered 431 |
+//! | a refusal's body kept (client) | [`MAX_ERROR_BODY_BYTES`] (4 KiB) | reading stops; the refusal is reported with that much |
+//! | a refusal's body read, framing included (client) | [`body::MAX_ERROR_BODY_READ_BYTES`] (64 KiB) | reading stops; [`BodyProblem::TooLong`] |
+//! | a chunk-size line, with extensions | [`chunked::MAX_CHUNK_LINE_BYTES`] (1 KiB) | reading stops; [`BodyProblem::Chunked`] |
+//! | a chunked body's trailer section | [`chunked::MAX_TRAILER_BYTES`] (4 KiB) | (the client stops at the last chunk and never reads trailers) |
+//!
+//! A refusal whose body is broken or endless is still reported with its status:
+//! [`HandshakeError::RefusalBodyUnfinished`].
+//!
+//! # Strict requests
+//!
+//! The server refuses, with 400, a request that two parties could read differently (RFC 9112
+//! section 3.2, RFC 6455 sections 4.1 and 11.3): two `Host` headers or a `Host` that is not one
+//! host; a body (`Transfer-Encoding`, or a `Content-Length` other than a single `0`), whose
+//! bytes would otherwise be read as WebSocket frames, the request smuggling a proxy in front
+//! can be led into; a repeated `Sec-WebSocket-Key` or `Sec-WebSocket-Version`. `Upgrade` and
+//! `Connection` are lists (RFC 9110 section 5.3): repeating them is the same as one
+//! comma-separated line, and is accepted.
 
 pub mod accept;
+pub mod body;
+pub mod chunked;
 pub mod client;
 pub mod headers;
 pub mod server;
@@ -22,14 +49,20 @@ use bytes::Bytes;
 use thiserror::Error;
 
 pub use accept::accept_key;
+pub use body::BodyProblem;
+pub use chunked::ChunkedProblem;
 pub use client::{ClientHandshake, ClientRequest, Response};
 pub use headers::Headers;
 pub use server::{Accept, Reject, Request};
 
-/// Largest request or response head accepted by default: 16 KiB.
+/// Largest request or response head accepted by default: 16 KiB (and at most 128 headers). A
+/// head that has not ended within it is refused: the client fails with
+/// [`HandshakeError::HeadTooLarge`], the server answers 431 ([`HandshakeError::RequestHeadTooLarge`]).
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// How much of a refusal's body a client keeps for diagnosis: 4 KiB.
+/// How much of a refusal's body a client keeps for diagnosis: 4 KiB. Once that much has
+/// arrived the client stops reading and reports the refusal; at most
+/// [`body::MAX_ERROR_BODY_READ_BYTES`] (64 KiB) of the body are read to get it.
 pub const MAX_ERROR_BODY_BYTES: usize = 4 * 1024;
 
 /// Why an opening handshake failed. One variant per rule of RFC 6455 section 4.
@@ -44,21 +77,24 @@ pub enum HandshakeError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// The head of the request or response exceeded the limit.
-    #[error("the HTTP head exceeded {limit} bytes (or 128 headers) without ending; raise max_header_bytes if the peer really sends that much")]
+    /// (Client) the head of the server's response exceeded the limit.
+    #[error("the server's response head exceeded {limit} bytes (or 128 headers) without ending; raise max_header_bytes if the server really sends that much")]
     HeadTooLarge {
         /// The limit in bytes.
         limit: usize,
     },
-    /// The peer's bytes are not HTTP/1.x.
-    #[error("the peer's reply is not a valid HTTP/1.1 message ({why}); first bytes: {preview}")]
+    /// (Client) the server's bytes are not an HTTP/1.x response.
+    #[error(
+        "the server's response is not a valid HTTP/1.1 message ({why}); first bytes: {preview}"
+    )]
     MalformedHttp {
         /// What httparse reported.
         why: String,
         /// The first bytes received, escaped.
         preview: String,
     },
-    /// The server answered with a status other than 101.
+    /// The server answered with a status other than 101. Its body was read until it ended or
+    /// [`MAX_ERROR_BODY_BYTES`] of it arrived.
     #[error("the server answered {status} {reason} instead of 101 Switching Protocols")]
     UnexpectedStatus {
         /// Status code.
@@ -69,6 +105,22 @@ pub enum HandshakeError {
         headers: Headers,
         /// Up to 4 KiB of the body.
         body: Bytes,
+    },
+    /// The server answered with a status other than 101, and its body is broken: it never
+    /// ended within the limits, its chunked framing is malformed, or the connection closed
+    /// before its end. The status is what matters; the body is what arrived of it.
+    #[error("the server refused the upgrade with {status} {reason}, and {problem}")]
+    RefusalBodyUnfinished {
+        /// Status code.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+        /// Response headers.
+        headers: Headers,
+        /// Up to 4 KiB of the body: what was decoded before the problem.
+        body: Bytes,
+        /// What is wrong with the body.
+        problem: BodyProblem,
     },
     /// `Upgrade` missing or not `websocket`.
     #[error("the response's Upgrade header is {}, not \"websocket\": something between client and server may have dropped it", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
@@ -121,41 +173,94 @@ pub enum HandshakeError {
         /// What is wrong with it.
         problem: crate::extensions::deflate::DeflateProblem,
     },
-    /// The transport ended before the handshake finished.
+    /// (Client) the transport ended before the server's response head did.
     #[error("the connection closed during the handshake after {received} bytes of reply: the server or a proxy dropped it")]
     ClosedDuringHandshake {
         /// Bytes received before the end.
         received: usize,
     },
+    /// (Server) the head of the client's request exceeded the limit: answered 431.
+    #[error("the client's request head exceeded {limit} bytes (or 128 headers) without ending; raise max_header_bytes if clients really send that much")]
+    RequestHeadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// (Server) the client's bytes are not an HTTP/1.x request: answered 400.
+    #[error(
+        "the client's request is not a valid HTTP/1.1 message ({why}); first bytes: {preview}"
+    )]
+    MalformedRequest {
+        /// What httparse reported.
+        why: String,
+        /// The first bytes received, escaped.
+        preview: String,
+    },
+    /// (Server) the transport ended before the client's request head did.
+    #[error(
+        "the client closed the connection after {received} bytes, before its request head ended"
+    )]
+    RequestClosed {
+        /// Bytes received before the end.
+        received: usize,
+    },
     /// (Server) the request is not a GET.
-    #[error("the request method is {0}, but a WebSocket handshake must be GET")]
+    #[error("the client's request method is {0}, but a WebSocket handshake must be GET")]
     MethodNotGet(String),
     /// (Server) the request is older than HTTP/1.1.
-    #[error("the request is HTTP/1.0, but a WebSocket handshake needs HTTP/1.1 (a proxy without `proxy_http_version 1.1`?)")]
+    #[error("the client's request is HTTP/1.0, but a WebSocket handshake needs HTTP/1.1 (a proxy without `proxy_http_version 1.1`?)")]
     HttpVersionTooOld,
     /// (Server) no `Host` header.
-    #[error("the request has no Host header")]
+    #[error("the client's request has no Host header")]
     MissingHost,
+    /// (Server) a `Host` that is not one host (RFC 9112 section 3.2): answered 400.
+    #[error("the client's request has Host {found:?}, which is not one host[:port]")]
+    InvalidHost {
+        /// The value received.
+        found: String,
+    },
+    /// (Server) a header that must appear once appears more often (`Host`, RFC 9112 section
+    /// 3.2; `Sec-WebSocket-Key` and `Sec-WebSocket-Version`, RFC 6455 section 11.3): the
+    /// request is ambiguous, answered 400.
+    #[error("the client's request has {count} {name} headers ({}), but exactly one is allowed: the request is ambiguous", values.join(" | "))]
+    RepeatedHeader {
+        /// The header's name.
+        name: &'static str,
+        /// How many times it appears.
+        count: usize,
+        /// Its values, in order.
+        values: Vec<String>,
+    },
+    /// (Server) the upgrade request announces a body (`Transfer-Encoding`, or a
+    /// `Content-Length` other than 0): answered 400. An upgrade request has no body (RFC 6455
+    /// section 4.1, RFC 9110 section 9.3.1); its bytes would be read as WebSocket frames here
+    /// while a proxy in front reads them as a body: request smuggling.
+    #[error("the client's request announces a body ({header}: {value}), but a WebSocket upgrade request has none: its bytes would be read as WebSocket frames")]
+    RequestBody {
+        /// `Content-Length` or `Transfer-Encoding`.
+        header: &'static str,
+        /// The value(s) received.
+        value: String,
+    },
     /// (Server) `Upgrade` missing or without `websocket`.
-    #[error("the request's Upgrade header is {}, not \"websocket\": this is a plain HTTP request, or a proxy dropped the header", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
+    #[error("the client's request has Upgrade {}, not \"websocket\": this is a plain HTTP request, or a proxy dropped the header", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
     RequestUpgradeHeader {
         /// The value received, if any.
         found: Option<String>,
     },
     /// (Server) `Connection` without the `upgrade` token.
-    #[error("the request's Connection header is {}, without the \"upgrade\" token", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
+    #[error("the client's request has Connection {}, without the \"upgrade\" token", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
     RequestConnectionHeader {
         /// The value received, if any.
         found: Option<String>,
     },
     /// (Server) `Sec-WebSocket-Version` missing or not 13.
-    #[error("the request's Sec-WebSocket-Version is {}, but only 13 is supported", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
+    #[error("the client's request has Sec-WebSocket-Version {}, but only 13 is supported", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
     UnsupportedVersion {
         /// The value received, if any.
         found: Option<String>,
     },
     /// (Server) `Sec-WebSocket-Key` missing or not base64 of 16 bytes.
-    #[error("the request's Sec-WebSocket-Key is {}, not the base64 of 16 bytes", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
+    #[error("the client's request has Sec-WebSocket-Key {}, not the base64 of 16 bytes", found.as_deref().map_or("missing".to_string(), |v| format!("{v:?}")))]
     InvalidKey {
         /// The value received, if any.
         found: Option<String>,
@@ -176,13 +281,31 @@ impl HandshakeError {
         Some(match self {
             Self::MethodNotGet(_) => 405,
             Self::HttpVersionTooOld => 505,
-            Self::HeadTooLarge { .. } => 431,
-            Self::MissingHost | Self::InvalidKey { .. } | Self::MalformedHttp { .. } => 400,
+            Self::HeadTooLarge { .. } | Self::RequestHeadTooLarge { .. } => 431,
+            Self::MissingHost
+            | Self::InvalidHost { .. }
+            | Self::RepeatedHeader { .. }
+            | Self::RequestBody { .. }
+            | Self::InvalidKey { .. }
+            | Self::MalformedHttp { .. }
+            | Self::MalformedRequest { .. } => 400,
             Self::RequestUpgradeHeader { .. }
             | Self::RequestConnectionHeader { .. }
             | Self::UnsupportedVersion { .. } => 426,
             _ => return None,
         })
+    }
+
+    /// For a client: the status the server refused the upgrade with
+    /// ([`UnexpectedStatus`](Self::UnexpectedStatus) or
+    /// [`RefusalBodyUnfinished`](Self::RefusalBodyUnfinished)).
+    pub fn refusal_status(&self) -> Option<u16> {
+        match self {
+            Self::UnexpectedStatus { status, .. } | Self::RefusalBodyUnfinished { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
     }
 }
 

@@ -130,25 +130,25 @@ pub fn parse_request(
     let head_len = match parsed.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > max_header_bytes => {
-            return Err(HandshakeError::HeadTooLarge {
+            return Err(HandshakeError::RequestHeadTooLarge {
                 limit: max_header_bytes,
             })
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(HandshakeError::HeadTooLarge {
+            return Err(HandshakeError::RequestHeadTooLarge {
                 limit: max_header_bytes,
             })
         }
         Err(err) => {
-            return Err(HandshakeError::MalformedHttp {
+            return Err(HandshakeError::MalformedRequest {
                 why: err.to_string(),
                 preview: escape_preview(buf),
             })
         }
     };
     if head_len > max_header_bytes {
-        return Err(HandshakeError::HeadTooLarge {
+        return Err(HandshakeError::RequestHeadTooLarge {
             limit: max_header_bytes,
         });
     }
@@ -162,8 +162,17 @@ pub fn parse_request(
 }
 
 /// Checks a request parsed elsewhere (by an HTTP server such as hyper) against RFC 6455
-/// section 4.2.1: GET, HTTP/1.1 or later (`http_minor` ≥ 1), Host, Upgrade and Connection
-/// tokens, version 13, and a key that is the base64 of 16 bytes. `head` is left empty.
+/// section 4.2.1: GET, HTTP/1.1 or later (`http_minor` ≥ 1), exactly one `Host` naming one
+/// host, no body, Upgrade and Connection tokens, exactly one `Sec-WebSocket-Version` (13) and
+/// one `Sec-WebSocket-Key` (the base64 of 16 bytes). `head` is left empty.
+///
+/// A body is refused, whether announced by `Transfer-Encoding` or by a `Content-Length` other
+/// than a single `0` ([`HandshakeError::RequestBody`]): an upgrade request has none (RFC 6455
+/// section 4.1; RFC 9110 section 9.3.1 gives a GET body no meaning), and the bytes after the
+/// head are read as WebSocket frames, so a proxy in front that reads them as the request's
+/// body and this server would see two different streams (request smuggling). A lone
+/// `Content-Length: 0` announces no body, so every party agrees where the frames start; some
+/// HTTP clients add it to every request, and it is accepted.
 pub fn validate_request(
     method: String,
     target: String,
@@ -176,9 +185,17 @@ pub fn validate_request(
     if http_minor < 1 {
         return Err(HandshakeError::HttpVersionTooOld);
     }
-    if headers.get("Host").is_none_or(|h| h.trim().is_empty()) {
-        return Err(HandshakeError::MissingHost);
+    let host = single_header(&headers, "Host")?;
+    match host.map(str::trim) {
+        None | Some("") => return Err(HandshakeError::MissingHost),
+        Some(host) if !is_one_host(host) => {
+            return Err(HandshakeError::InvalidHost {
+                found: host.to_string(),
+            })
+        }
+        Some(_) => {}
     }
+    check_no_body(&headers)?;
     if !headers.has_token("Upgrade", "websocket") {
         return Err(HandshakeError::RequestUpgradeHeader {
             found: headers.get("Upgrade").map(str::to_string),
@@ -189,20 +206,17 @@ pub fn validate_request(
             found: headers.get("Connection").map(str::to_string),
         });
     }
-    let version_header = headers.get("Sec-WebSocket-Version").map(str::trim);
+    let version_header = single_header(&headers, "Sec-WebSocket-Version")?.map(str::trim);
     if version_header != Some("13") {
         return Err(HandshakeError::UnsupportedVersion {
             found: version_header.map(str::to_string),
         });
     }
-    let keys: Vec<&str> = headers.get_all("Sec-WebSocket-Key").collect();
-    match keys.as_slice() {
-        [key] if is_valid_key(key.trim()) => {}
-        _ => {
-            return Err(HandshakeError::InvalidKey {
-                found: (!keys.is_empty()).then(|| keys.join(", ")),
-            })
-        }
+    let key = single_header(&headers, "Sec-WebSocket-Key")?;
+    if !key.is_some_and(|key| is_valid_key(key.trim())) {
+        return Err(HandshakeError::InvalidKey {
+            found: key.map(str::to_string),
+        });
     }
     Ok(Request {
         method,
@@ -210,6 +224,52 @@ pub fn validate_request(
         headers,
         head: Bytes::new(),
     })
+}
+
+/// The value of a header that must appear at most once: `None` when absent,
+/// [`HandshakeError::RepeatedHeader`] when repeated.
+fn single_header<'a>(
+    headers: &'a Headers,
+    name: &'static str,
+) -> Result<Option<&'a str>, HandshakeError> {
+    let mut values = headers.get_all(name);
+    let first = values.next();
+    if values.next().is_some() {
+        let values: Vec<String> = headers.get_all(name).map(str::to_string).collect();
+        return Err(HandshakeError::RepeatedHeader {
+            name,
+            count: values.len(),
+            values,
+        });
+    }
+    Ok(first)
+}
+
+/// True if `host` is one `host[:port]` (RFC 9112 section 3.2, RFC 3986 section 3.2.2): no
+/// list, no whitespace, no user information, path, query or fragment.
+fn is_one_host(host: &str) -> bool {
+    host.bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'/' | b'?' | b'#' | b'@' | b'\\'))
+}
+
+/// Refuses a request that announces a body: see [`validate_request`].
+fn check_no_body(headers: &Headers) -> Result<(), HandshakeError> {
+    let joined = |name| headers.get_all(name).collect::<Vec<_>>().join(", ");
+    if headers.contains("Transfer-Encoding") {
+        return Err(HandshakeError::RequestBody {
+            header: "Transfer-Encoding",
+            value: joined("Transfer-Encoding"),
+        });
+    }
+    let lengths: Vec<&str> = headers.get_all("Content-Length").collect();
+    match lengths.as_slice() {
+        [] => Ok(()),
+        [length] if length.trim() == "0" => Ok(()),
+        _ => Err(HandshakeError::RequestBody {
+            header: "Content-Length",
+            value: joined("Content-Length"),
+        }),
+    }
 }
 
 /// The standard reason phrase for `status` (empty when unknown).

@@ -127,12 +127,15 @@ fn handshake<S: Read + Write>(
     record: &mut HandshakeRecord,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let mut handshake = ClientHandshake::new(config.request())?;
-    let timeout = |err: io::Error| match err.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
-            stage: Stage::Http,
-            after: config.handshake_timeout.unwrap_or_default(),
-        },
-        _ => Error::client_io(Stage::Http, err),
+    let timeout = |err: io::Error| {
+        if is_timeout(&err) {
+            Error::Timeout {
+                stage: Stage::Http,
+                after: config.handshake_timeout.unwrap_or_default(),
+            }
+        } else {
+            Error::client_io(Stage::Http, err)
+        }
     };
     trace.sent(handshake.request_bytes());
     record.sent(handshake.request_bytes());
@@ -140,12 +143,19 @@ fn handshake<S: Read + Write>(
         .write_all(handshake.request_bytes())
         .and_then(|()| stream.flush())
         .map_err(timeout)?;
+    // The core bounds what this buffer holds: the response head (max_header_bytes) plus one
+    // read; a refusal's body is taken out of it as it is read.
     let mut buf = BytesMut::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let response = loop {
         let read = match stream.read(&mut chunk) {
             Ok(read) => read,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            // The server already refused: its time ran out while its body came, so report
+            // the refusal with what arrived rather than a time-out.
+            Err(err) if handshake.refusal_pending() && is_timeout(&err) => {
+                return Err(handshake.receive_eof(&mut buf).into())
+            }
             Err(err) => return Err(timeout(err)),
         };
         if read == 0 {
@@ -164,6 +174,13 @@ fn handshake<S: Read + Write>(
     trace.attach(&mut conn);
     conn.receive_data(&buf);
     Ok((WebSocket::from_connection(stream, conn), response))
+}
+
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// [`ClientConfig::require_subprotocol`]: with subprotocols offered, the response must select one.

@@ -107,22 +107,41 @@ async fn client_async_recorded<S: AsyncRead + AsyncWrite + Unpin>(
     record: &mut HandshakeRecord,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
     let mut trace = Tracer::client(config);
-    let result = within(
-        config.handshake_timeout,
-        Stage::Http,
-        handshake(stream, config, &mut trace, record),
-    )
-    .await;
+    let result = match ClientHandshake::new(config.request()) {
+        Ok(mut handshake) => {
+            let mut buf = BytesMut::with_capacity(4096);
+            let result = within(
+                config.handshake_timeout,
+                Stage::Http,
+                run_handshake(stream, config, &mut handshake, &mut buf, &mut trace, record),
+            )
+            .await;
+            match result {
+                // The server already refused: its time ran out while its body came, so report
+                // the refusal with what arrived rather than a time-out.
+                Err(Error::Timeout { .. }) if handshake.refusal_pending() => {
+                    Err(handshake.receive_eof(&mut buf).into())
+                }
+                other => other,
+            }
+        }
+        Err(err) => Err(err.into()),
+    };
     trace.finish(result)
 }
 
-async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+/// Sends the request and reads the response. `buf` is the caller's, so that a refusal whose
+/// body was still coming when the time ran out can be reported with what arrived; the core
+/// bounds what it holds (the response head plus one read: a refusal's body is taken out of it
+/// as it is read).
+async fn run_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     config: &ClientConfig,
+    handshake: &mut ClientHandshake,
+    buf: &mut BytesMut,
     trace: &mut Tracer,
     record: &mut HandshakeRecord,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
-    let mut handshake = ClientHandshake::new(config.request())?;
     let http = |err| Error::client_io(Stage::Http, err);
     trace.sent(handshake.request_bytes());
     record.sent(handshake.request_bytes());
@@ -131,15 +150,14 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .map_err(http)?;
     stream.flush().await.map_err(http)?;
-    let mut buf = BytesMut::with_capacity(4096);
     let response = loop {
         let before = buf.len();
-        if stream.read_buf(&mut buf).await.map_err(http)? == 0 {
-            return Err(handshake.receive_eof(&mut buf).into());
+        if stream.read_buf(buf).await.map_err(http)? == 0 {
+            return Err(handshake.receive_eof(buf).into());
         }
         trace.received_bytes(&buf[before..]);
         record.received(&buf[before..]);
-        if let Some(response) = handshake.receive(&mut buf)? {
+        if let Some(response) = handshake.receive(buf)? {
             break response;
         }
     };
@@ -147,6 +165,6 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     crate::blocking::client::check_subprotocol(config, &response)?;
     let mut conn = config.connection(response.deflate);
     trace.attach(&mut conn);
-    conn.receive_data(&buf);
+    conn.receive_data(buf);
     Ok((WebSocketStream::from_connection(stream, conn), response))
 }
