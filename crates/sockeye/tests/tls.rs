@@ -1,7 +1,9 @@
 //! `wss://` with rustls, blocking and tokio clients, against a rustls echo server on 127.0.0.1
 //! (port 0) with certificates each test makes with rcgen: verification with a CA file, an
 //! unknown CA, a wrong name, an expired certificate, the two verification switches, the SNI
-//! override, mutual TLS, a plain HTTP server, a silent server, unusable files and SSLKEYLOGFILE.
+//! override, mutual TLS, a plain HTTP server, a silent server, unusable files and SSLKEYLOGFILE;
+//! then self-signed certificates pinned by the CA file: accepted when byte-identical to one in
+//! it, with their names and dates still checked, and refused in words otherwise.
 //!
 //! Every wait is bounded; nothing sleeps.
 
@@ -12,10 +14,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustls::version::{TLS12, TLS13};
-use rustls::SupportedProtocolVersion;
+use rustls::{CertificateError, SupportedProtocolVersion};
 use sockeye::transport::{AsyncStream, Stream};
 use sockeye::{blocking, ClientConfig, CloseCode, Error, Message, Stage, TlsOptions, TlsProblem};
-use tls_support::pki::{Ca, TestDir};
+use tls_support::pki::{
+    self_signed_ca, self_signed_ca_between, self_signed_leaf, Ca, Leaf, TestDir,
+};
 use tls_support::server::{
     plain_http_server, server_config, silent_server, EchoServer, Seen, WAIT,
 };
@@ -171,7 +175,7 @@ fn a_certificate_from_another_ca_is_an_unknown_issuer() {
     assert!(trusted.contains("other-ca.pem"), "{trusted}");
     let message = err.to_string();
     assert!(message.contains("unknown issuer"), "{message}");
-    assert!(message.contains("--cacert"), "{message}");
+    assert!(message.contains("TlsOptions::ca_file"), "{message}");
 }
 
 #[tokio::test]
@@ -222,7 +226,11 @@ fn a_wrong_hostname_lists_the_names_the_certificate_carries() {
             .contains("not valid for 127.0.0.1: it names sockeye.test, alt.sockeye.test, 10.1.2.3"),
         "{message}"
     );
-    assert!(message.contains("--no-hostname-check"), "{message}");
+    assert!(message.contains("name mismatch"), "{message}");
+    assert!(
+        message.contains("TlsOptions::skip_hostname_check"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -428,7 +436,7 @@ async fn no_client_certificate_for_a_server_that_requires_one_is_a_clear_error()
             message.contains("requires a client certificate"),
             "{message}"
         );
-        assert!(message.contains("--cert FILE --key FILE"), "{message}");
+        assert!(message.contains("TlsOptions::client_auth"), "{message}");
         assert!(t.server.next_seen().handshake.is_err());
     }
 }
@@ -443,7 +451,7 @@ fn no_client_certificate_over_tls_1_2_is_a_clear_error_too() {
     ));
     let message = problem(&err).to_string();
     assert!(message.contains("client certificate"), "{message}");
-    assert!(message.contains("--cert FILE"), "{message}");
+    assert!(message.contains("TlsOptions::client_auth"), "{message}");
 }
 
 #[test]
@@ -566,7 +574,7 @@ fn unusable_files_are_named_before_connecting() {
     assert!(
         problem(&err)
             .to_string()
-            .contains("give the key file too (--key FILE)"),
+            .contains("it holds no private key; give the key file too"),
         "{err}"
     );
 
@@ -587,6 +595,235 @@ fn unusable_files_are_named_before_connecting() {
             }
         ),
         "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Self-signed certificates pinned by the CA file
+
+/// An echo server presenting `leaf`, and a CA file holding the PEM certificates `trusted`.
+fn pinned_setup(leaf: &Leaf, trusted: &[&str]) -> (TestDir, PathBuf, EchoServer) {
+    let dir = TestDir::new("tls-pin");
+    let ca_file = dir.write("trusted.pem", &trusted.concat());
+    let server = EchoServer::start(server_config(leaf, None, TLS_1_2_AND_1_3));
+    (dir, ca_file, server)
+}
+
+fn assert_says(message: &str, expected: &[&str]) {
+    for words in expected {
+        assert!(message.contains(words), "{words:?} is not in: {message}");
+    }
+    for debug in ["CaUsedAsEndEntity", "InvalidCertificate", "Other("] {
+        assert!(!message.contains(debug), "{debug:?} is in: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_self_signed_ca_certificate_in_the_ca_file_is_pinned() {
+    // CA:TRUE, as `openssl req -x509` makes it: webpki alone refuses it as a server's own.
+    let leaf = self_signed_ca(&["localhost", "127.0.0.1"]);
+    let other = Ca::new("some other CA");
+    // Alone in the file, and in a bundle after another CA.
+    for trusted in [
+        vec![leaf.cert_pem.as_str()],
+        vec![other.cert_pem.as_str(), leaf.cert_pem.as_str()],
+    ] {
+        let (_dir, ca_file, server) = pinned_setup(&leaf, &trusted);
+        let tls = TlsOptions::new().ca_file(&ca_file);
+        echo_blocking(config(&server.url("localhost"), tls.clone()));
+        let seen = server.next_seen();
+        handshake_ok(&seen);
+        assert_eq!(seen.sni.as_deref(), Some("localhost"));
+        echo_tokio(config(&server.url("127.0.0.1"), tls)).await;
+        handshake_ok(&server.next_seen());
+    }
+}
+
+#[test]
+fn a_self_signed_certificate_that_is_not_a_ca_is_trusted_through_the_ca_file_too() {
+    let leaf = self_signed_leaf(&["localhost"]);
+    let (_dir, ca_file, server) = pinned_setup(&leaf, &[&leaf.cert_pem]);
+    echo_blocking(config(
+        &server.url("localhost"),
+        TlsOptions::new().ca_file(&ca_file),
+    ));
+    handshake_ok(&server.next_seen());
+}
+
+#[tokio::test]
+async fn a_pinned_certificate_still_has_its_name_checked() {
+    let leaf = self_signed_ca(&["localhost"]);
+    let (_dir, ca_file, server) = pinned_setup(&leaf, &[&leaf.cert_pem]);
+    let tls = TlsOptions::new().ca_file(&ca_file);
+    for err in [
+        failure(config(&server.url("127.0.0.1"), tls.clone())),
+        failure_tokio(config(&server.url("127.0.0.1"), tls.clone())).await,
+    ] {
+        let TlsProblem::HostnameMismatch {
+            expected,
+            presented,
+        } = problem(&err)
+        else {
+            panic!("expected a hostname mismatch: {err}");
+        };
+        assert_eq!(expected, "127.0.0.1");
+        assert_eq!(presented, &["localhost"]);
+        assert_says(
+            &err.to_string(),
+            &[
+                "the certificate is not valid for 127.0.0.1: it names localhost",
+                "name mismatch",
+                "TlsOptions::server_name",
+                "TlsOptions::skip_hostname_check",
+            ],
+        );
+    }
+    // The two ways past it: check the name it carries, or skip only the name check.
+    echo_blocking(config(
+        &server.url("127.0.0.1"),
+        tls.clone().server_name("localhost"),
+    ));
+    echo_tokio(config(
+        &server.url("127.0.0.1"),
+        tls.skip_hostname_check(true),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn another_self_signed_certificate_than_the_pinned_one_is_refused_in_words() {
+    // Same names, another key: only the bytes of the certificate tell them apart.
+    let served = self_signed_ca(&["localhost"]);
+    let pinned = self_signed_ca(&["localhost"]);
+    let (_dir, ca_file, server) = pinned_setup(&served, &[&pinned.cert_pem]);
+    let tls = TlsOptions::new().ca_file(&ca_file);
+    for err in [
+        failure(config(&server.url("localhost"), tls.clone())),
+        failure_tokio(config(&server.url("localhost"), tls.clone())).await,
+        // Skipping the name check changes nothing.
+        failure(config(
+            &server.url("localhost"),
+            tls.clone().skip_hostname_check(true),
+        )),
+    ] {
+        let TlsProblem::CaCertificate {
+            server: name,
+            ca_file: named,
+        } = problem(&err)
+        else {
+            panic!("expected a CA certificate refused as the server's own: {err}");
+        };
+        assert_eq!(name, "localhost");
+        assert_eq!(named.as_deref(), Some(ca_file.as_path()));
+        assert_says(
+            &err.to_string(),
+            &[
+                "the certificate of localhost is a CA certificate",
+                "accepted as a server's own only when it is byte-identical to a certificate in \
+                 TlsOptions::ca_file",
+                &format!(
+                    "it is not one of those in the CA file {}",
+                    ca_file.display()
+                ),
+            ],
+        );
+    }
+
+    // Without a CA file the system's roots are used, and nothing is pinned.
+    let err = failure(config(&server.url("localhost"), TlsOptions::new()));
+    assert!(
+        matches!(
+            problem(&err),
+            TlsProblem::CaCertificate { ca_file: None, .. }
+        ),
+        "{err}"
+    );
+    assert_says(
+        &err.to_string(),
+        &["no CA file is set", "name that file in TlsOptions::ca_file"],
+    );
+
+    // A self-signed certificate that is not a CA, and not pinned, has an unknown issuer…
+    let leaf = self_signed_leaf(&["127.0.0.1"]);
+    let (_dir, ca_file, server) = pinned_setup(&leaf, &[&pinned.cert_pem]);
+    let err = failure(config(
+        &server.url("127.0.0.1"),
+        TlsOptions::new().ca_file(&ca_file),
+    ));
+    assert!(
+        matches!(problem(&err), TlsProblem::UnknownIssuer { .. }),
+        "{err}"
+    );
+    assert_says(
+        &err.to_string(),
+        &["unknown issuer", "self-signed", "TlsOptions::ca_file"],
+    );
+
+    // …unless a trusted certificate bears its name (CN=localhost here): one made again, whose
+    // signature then does not verify with the old key.
+    let remade = self_signed_leaf(&["localhost"]);
+    let (_dir, ca_file, server) = pinned_setup(&remade, &[&pinned.cert_pem]);
+    let err = failure(config(
+        &server.url("localhost"),
+        TlsOptions::new().ca_file(&ca_file),
+    ));
+    assert!(
+        matches!(
+            problem(&err),
+            TlsProblem::BadCertificate {
+                error: CertificateError::BadSignature,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_says(
+        &err.to_string(),
+        &[
+            "signature does not verify",
+            "made again",
+            "put the new one in the file named by TlsOptions::ca_file",
+        ],
+    );
+}
+
+#[test]
+fn a_pinned_certificate_is_refused_outside_its_dates() {
+    let expired = self_signed_ca_between(&["localhost"], (2020, 1, 1), (2021, 1, 1));
+    let (_dir, ca_file, server) = pinned_setup(&expired, &[&expired.cert_pem]);
+    for tls in [
+        TlsOptions::new().ca_file(&ca_file),
+        TlsOptions::new()
+            .ca_file(&ca_file)
+            .skip_hostname_check(true),
+    ] {
+        let err = failure(config(&server.url("localhost"), tls));
+        let TlsProblem::Expired { not_after, .. } = problem(&err) else {
+            panic!("expected an expired certificate: {err}");
+        };
+        assert!(not_after.is_some());
+        assert_says(
+            &err.to_string(),
+            &[
+                "the certificate of localhost has expired (valid until 2021-01-01 00:00:00 UTC)",
+                "needs a new certificate",
+            ],
+        );
+    }
+
+    let future = self_signed_ca_between(&["localhost"], (2090, 1, 1), (2091, 1, 1));
+    let (_dir, ca_file, server) = pinned_setup(&future, &[&future.cert_pem]);
+    let err = failure(config(
+        &server.url("localhost"),
+        TlsOptions::new().ca_file(&ca_file),
+    ));
+    assert!(
+        matches!(problem(&err), TlsProblem::NotYetValid { .. }),
+        "{err}"
+    );
+    assert_says(
+        &err.to_string(),
+        &["is not valid yet (valid from 2090-01-01 00:00:00 UTC)"],
     );
 }
 

@@ -1098,10 +1098,22 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
                 .quote("certificate_names", &names)
                 .hint("the certificate is for other names: connect with a name it carries, check it for another with --sni NAME, or skip only the name check with --no-hostname-check");
         }
+        TlsProblem::CaCertificate { server, ca_file } => {
+            b.cause("tls-bad-certificate")
+                .quote("server_name", server)
+                .fact(
+                    "why",
+                    "a CA certificate (CA:TRUE) presented as the server's own, and not pinned",
+                );
+            if let Some(path) = ca_file {
+                b.fact("trusted", format!("the CA file {}", path.display()));
+            }
+            b.hint("if it is the server's self-signed certificate (openssl req -x509 makes them CA:TRUE), trust that very certificate with --cacert FILE (TlsOptions::ca_file): a CA certificate is accepted as the server's own only when it is byte-identical to one in that file");
+        }
         TlsProblem::BadCertificate { server, error } => {
             b.cause("tls-bad-certificate")
                 .quote("server_name", server)
-                .fact("why", format!("{error:?}"))
+                .fact("why", TlsProblem::certificate_words(error))
                 .hint(TRUST);
         }
         TlsProblem::ClientCertificateRequired => {
@@ -1110,12 +1122,12 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
         }
         TlsProblem::ClientCertificateRefused { alert } => {
             b.cause("tls-client-cert-refused")
-                .fact("alert", format!("{alert:?}"))
+                .fact("alert", TlsProblem::alert_name(*alert))
                 .hint("the server refused the client certificate: check that a CA it trusts issued it, that it is valid, and meant for client authentication");
         }
         TlsProblem::AlertReceived { alert } => {
             b.cause("tls-alert")
-                .fact("alert", format!("{alert:?}"))
+                .fact("alert", TlsProblem::alert_name(*alert))
                 .hint("the server ended the TLS handshake: no TLS version or cipher suite in common, no site for the name sent in SNI (--sni), or it wants a client certificate");
         }
         TlsProblem::NotTls { received } => {
@@ -1127,13 +1139,23 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
                 "the server answered in plain text, not TLS: this port does not speak TLS, so use ws:// instead of wss:// (or the port that serves TLS, usually 443)",
             );
         }
+        TlsProblem::Incompatible { .. } => {
+            b.cause("tls-incompatible")
+                .fact("why", problem.to_string())
+                .hint("the server and sockeye share no TLS version, cipher suite, key exchange or signature algorithm: sockeye speaks TLS 1.2 and 1.3 with modern cipher suites, so a server limited to TLS 1.0/1.1 or to old ciphers must be reconfigured");
+        }
+        TlsProblem::ProtocolViolation { .. } => {
+            b.cause("tls-protocol-error")
+                .fact("why", problem.to_string())
+                .hint("the server broke the TLS protocol: a fault of the server, or of a proxy, firewall or middlebox that alters the traffic; try another network path, or tell the server's operator");
+        }
         TlsProblem::ClosedDuringHandshake => {
             b.cause("tls-closed").hint(
                 "the server closed the connection during the TLS handshake: it may not speak TLS on this port (try ws://), or refused our hello (no version or cipher in common, no site for this SNI name)",
             );
         }
         _ => {
-            b.cause("tls-error");
+            b.cause("tls-error").fact("why", problem.to_string());
         }
     }
 }

@@ -210,13 +210,13 @@ impl TlsInfo {
         let version = conn.protocol_version().map(|version| match version {
             rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
             rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
-            other => format!("{other:?}"),
+            other => format!("TLS version 0x{:04x}", u16::from(other)),
         });
         let cipher_suite = conn.negotiated_cipher_suite().map(|suite| {
             let suite = suite.suite();
             suite
                 .as_str()
-                .map_or_else(|| format!("{suite:?}"), str::to_string)
+                .map_or_else(|| format!("0x{:04x}", u16::from(suite)), str::to_string)
         });
         Self {
             version,

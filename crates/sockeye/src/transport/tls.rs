@@ -14,6 +14,24 @@
 //! store. The store is read once per process. [`TlsOptions::ca_file`] *replaces* those roots with
 //! the CA certificates of one PEM file, as curl's `--cacert` does.
 //!
+//! A server certificate that is byte-identical to a certificate in that file is trusted as it
+//! is (pinned), even when it is marked as a CA: a self-signed certificate made the usual way
+//! (`openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext
+//! subjectAltName=DNS:localhost`) says `CA:TRUE`, which webpki refuses in a server's own
+//! certificate, while curl, Python's `ssl` and websocket-client (OpenSSL) accept it when it is
+//! the trusted one. A pinned certificate is still checked for
+//! - its dates: an expired or not yet valid certificate is refused, as OpenSSL refuses it even
+//!   when it is the trusted certificate itself. Pinning names a certificate, not a key: when it
+//!   expires, the server needs a new one, and the file a copy of it. Expiry is also what limits
+//!   the harm of a leaked key, which a pin cannot revoke;
+//! - its names, unless [`TlsOptions::skip_hostname_check`] is set;
+//! - the handshake signature, made with its key, so the server proves it holds that key.
+//!
+//! Its CA flag, key usages, extended key usages and issuer are not checked: the file names that
+//! exact certificate. Every other certificate gets webpki's full verification against the
+//! file's certificates as roots. Pinning needs no option, and only applies to a CA file, never
+//! to the operating system's trust store.
+//!
 //! Two separate switches weaken verification: [`TlsOptions::insecure_skip_verify`] accepts any
 //! certificate (the connection is still encrypted, but not authenticated);
 //! [`TlsOptions::skip_hostname_check`] still checks the chain, the dates and revocation, and
@@ -46,6 +64,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[cfg(feature = "tls")]
+mod certificate;
+#[cfg(feature = "tls")]
 mod connect;
 #[cfg(feature = "tls")]
 mod problem;
@@ -53,6 +73,8 @@ mod problem;
 mod server;
 #[cfg(feature = "tls")]
 mod verify;
+#[cfg(feature = "tls")]
+mod words;
 
 #[cfg(feature = "tls")]
 pub use connect::client_config;
@@ -89,7 +111,10 @@ pub use problem::TlsProblem;
 #[non_exhaustive]
 pub struct TlsOptions {
     /// A PEM file of CA certificates to trust *instead of* the operating system's trust store
-    /// (like curl's `--cacert`). Default: none, the system's roots.
+    /// (like curl's `--cacert`). A server certificate byte-identical to one in the file is
+    /// trusted as it is, even a self-signed `CA:TRUE` one, once its dates and (unless
+    /// [`skip_hostname_check`](Self::skip_hostname_check)) its names are checked (see
+    /// [Trust](crate::transport::tls#trust)). Default: none, the system's roots.
     pub ca_file: Option<PathBuf>,
     /// A PEM file with the client certificate chain, leaf first, for servers that require one
     /// (mutual TLS). Default: none.

@@ -69,6 +69,54 @@ pub(crate) struct Leaf {
     pub(crate) key_der: Vec<u8>,
 }
 
+/// A self-signed certificate as `openssl req -x509` makes one: marked as a CA (basicConstraints
+/// `CA:TRUE`), naming `names` in its subjectAltName, no extended key usage, valid now.
+pub(crate) fn self_signed_ca(names: &[&str]) -> Leaf {
+    self_signed(names, true, None)
+}
+
+/// [`self_signed_ca`], valid only from `from` to `to` (year, month, day).
+pub(crate) fn self_signed_ca_between(
+    names: &[&str],
+    from: (i32, u8, u8),
+    to: (i32, u8, u8),
+) -> Leaf {
+    self_signed(names, true, Some((from, to)))
+}
+
+/// A self-signed certificate that is not a CA (basicConstraints `CA:FALSE`), naming `names`.
+pub(crate) fn self_signed_leaf(names: &[&str]) -> Leaf {
+    self_signed(names, false, None)
+}
+
+type Dates = ((i32, u8, u8), (i32, u8, u8));
+
+fn self_signed(names: &[&str], ca: bool, dates: Option<Dates>) -> Leaf {
+    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    let mut params = CertificateParams::new(names.clone()).expect("certificate parameters");
+    params.distinguished_name.push(
+        DnType::CommonName,
+        names.first().cloned().unwrap_or_default(),
+    );
+    params.is_ca = if ca {
+        IsCa::Ca(BasicConstraints::Unconstrained)
+    } else {
+        IsCa::ExplicitNoCa
+    };
+    if let Some(((y1, m1, d1), (y2, m2, d2))) = dates {
+        params.not_before = date_time_ymd(y1, m1, d1);
+        params.not_after = date_time_ymd(y2, m2, d2);
+    }
+    let key = KeyPair::generate().expect("a key");
+    let cert = params.self_signed(&key).expect("a self-signed certificate");
+    Leaf {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem(),
+        key_der: key.serialize_der(),
+    }
+}
+
 impl Ca {
     pub(crate) fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");

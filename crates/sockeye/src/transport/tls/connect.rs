@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject};
@@ -13,7 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConnection, RootCertStore, StreamOwned};
 
 use super::problem::{Context, TlsProblem};
-use super::verify::{NoVerification, SkipHostnameCheck};
+use super::verify::{NoVerification, Pinning, SkipHostnameCheck};
+use super::words;
 use super::TlsOptions;
 use crate::config::ClientConfig;
 use crate::error::{Error, Stage};
@@ -63,16 +65,22 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, 
                 provider.signature_verification_algorithms,
             )))
     } else {
-        let verifier = WebPkiServerVerifier::builder_with_provider(roots(options)?, provider)
+        let (roots, pinned) = trust(options)?;
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
             .build()
             .map_err(|err| tls(TlsProblem::Other(rustls::Error::General(err.to_string()))))?;
-        if options.skip_hostname_check {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(SkipHostnameCheck(verifier)))
+        let verifier: Arc<dyn ServerCertVerifier> = if options.skip_hostname_check {
+            Arc::new(SkipHostnameCheck(webpki))
         } else {
-            builder.with_webpki_verifier(verifier)
-        }
+            webpki
+        };
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinning {
+                verifier,
+                pinned,
+                check_hostname: !options.skip_hostname_check,
+            }))
     };
     let mut config = match client_identity(options)? {
         Some((cert_path, chain, key)) => {
@@ -81,7 +89,7 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, 
                     rustls::Error::InconsistentKeys(_) => {
                         "the private key does not belong to the certificate".to_string()
                     }
-                    other => other.to_string(),
+                    other => words::error(&other, "the server"),
                 };
                 file_problem("client certificate and key", cert_path, why)
             })?
@@ -104,15 +112,18 @@ fn trusted(options: &TlsOptions) -> String {
     }
 }
 
-/// The CA file's certificates, or else the system's.
-fn roots(options: &TlsOptions) -> Result<Arc<RootCertStore>, Error> {
+/// The roots to verify with, and the certificates pinned as they are: the CA file's
+/// certificates for both, or else the system's roots and nothing pinned.
+fn trust(
+    options: &TlsOptions,
+) -> Result<(Arc<RootCertStore>, Vec<CertificateDer<'static>>), Error> {
     let Some(path) = &options.ca_file else {
-        return system_roots();
+        return Ok((system_roots()?, Vec::new()));
     };
     let certs = read_certs(path, "CA file")?;
     let count = certs.len();
     let mut store = RootCertStore::empty();
-    let (added, _) = store.add_parsable_certificates(certs);
+    let (added, _) = store.add_parsable_certificates(certs.iter().cloned());
     if added == 0 {
         return Err(file_problem(
             "CA file",
@@ -120,7 +131,7 @@ fn roots(options: &TlsOptions) -> Result<Arc<RootCertStore>, Error> {
             format!("none of its {count} certificates can be used as a trust anchor"),
         ));
     }
-    Ok(Arc::new(store))
+    Ok((Arc::new(store), certs))
 }
 
 /// The operating system's trust store, read once per process by rustls-native-certs.
@@ -163,10 +174,22 @@ pub(super) fn read_certs(
 }
 
 pub(super) fn pem_why(err: pem::Error) -> String {
-    match err {
-        pem::Error::Io(err) => err.to_string(),
-        other => format!("not a valid PEM file ({other})"),
-    }
+    let why = match err {
+        pem::Error::Io(err) => return err.to_string(),
+        pem::Error::MissingSectionEnd { end_marker } => format!(
+            "a section does not end (no {} line)",
+            String::from_utf8_lossy(&end_marker).trim()
+        ),
+        pem::Error::IllegalSectionStart { line } => format!(
+            "a section starts inside another ({})",
+            String::from_utf8_lossy(&line).trim()
+        ),
+        pem::Error::Base64Decode(why) => format!("a section is not valid base64 ({why})"),
+        pem::Error::NoItemsFound => "it holds nothing in PEM".to_string(),
+        pem::Error::SectionTooLarge => "a section is larger than 10 MB".to_string(),
+        other => other.to_string(),
+    };
+    format!("not a valid PEM file: {why}")
 }
 
 type Identity<'a> = (
@@ -182,7 +205,7 @@ fn client_identity(options: &TlsOptions) -> Result<Option<Identity<'_>>, Error> 
             Some(key) => Err(file_problem(
                 "client key",
                 key,
-                "a key needs its certificate: give the certificate too (--cert FILE)",
+                "a key needs its certificate: give both to TlsOptions::client_auth",
             )),
             None => Ok(None),
         };
@@ -193,7 +216,7 @@ fn client_identity(options: &TlsOptions) -> Result<Option<Identity<'_>>, Error> 
         pem::Error::NoItemsFound if options.client_key.is_none() => file_problem(
             "client certificate",
             key_path,
-            "it holds no private key; give the key file too (--key FILE)",
+            "it holds no private key; give the key file too (the key of TlsOptions::client_auth)",
         ),
         pem::Error::NoItemsFound => file_problem(
             "client key",
@@ -268,6 +291,7 @@ pub(crate) fn connect_tls(
             let cx = Context {
                 server: Some(server_name),
                 trusted: Some(trusted(options)),
+                ca_file: options.ca_file.as_deref(),
                 received: Some(&io.received),
             };
             return Err(handshake_error(err, &cx, limit));
@@ -298,6 +322,7 @@ pub(crate) async fn connect_tls_async(
             let cx = Context {
                 server: Some(server_name),
                 trusted: Some(trusted(options)),
+                ca_file: options.ca_file.as_deref(),
                 received: None,
             };
             Err(handshake_error(err, &cx, None))

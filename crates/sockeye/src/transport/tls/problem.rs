@@ -1,11 +1,18 @@
 //! What went wrong with TLS, in words, with what to try.
+//!
+//! Messages name the library's options (`TlsOptions::ca_file`); a front-end such as the CLI
+//! knows which of its flags sets each. No rustls type is printed with `{:?}`: [`words`](super::words)
+//! names every verdict.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::UnixTime;
-use rustls::{AlertDescription, CertificateError, InvalidMessage};
+use rustls::{AlertDescription, CertificateError, InvalidMessage, PeerIncompatible};
+
+use super::verify::CaCertificateAsServer;
+use super::words;
 
 /// Why a TLS connection failed: the cause, the facts needed to act on it, and (in the message)
 /// what to try. Carried by [`Error::Tls`](crate::Error::Tls).
@@ -37,6 +44,16 @@ pub enum TlsProblem {
         server: String,
         /// Which roots were trusted: the system's, or a CA file.
         trusted: String,
+    },
+    /// The server presented a CA certificate (basicConstraints `CA:TRUE`) as its own — a
+    /// self-signed certificate made with `openssl req -x509` is one — and it is not
+    /// byte-identical to a certificate in [`TlsOptions::ca_file`](crate::TlsOptions::ca_file),
+    /// the one case where such a certificate is accepted.
+    CaCertificate {
+        /// The name the certificate was checked for.
+        server: String,
+        /// The CA file, when one was given.
+        ca_file: Option<PathBuf>,
     },
     /// The certificate has expired.
     Expired {
@@ -82,6 +99,18 @@ pub enum TlsProblem {
         /// The TLS alert.
         alert: AlertDescription,
     },
+    /// The server and sockeye have no TLS version, cipher suite, key exchange group or signature
+    /// algorithm in common.
+    Incompatible {
+        /// What is missing, as rustls reported it.
+        why: PeerIncompatible,
+    },
+    /// The server broke the TLS protocol: a corrupt or unexpected message, a record that does
+    /// not decrypt, a forbidden choice.
+    ProtocolViolation {
+        /// rustls' verdict.
+        error: rustls::Error,
+    },
     /// The peer does not speak TLS (for example a plain HTTP server on a `wss://` URL).
     NotTls {
         /// The first bytes it sent, when they were recorded.
@@ -89,13 +118,18 @@ pub enum TlsProblem {
     },
     /// The peer closed the connection in the middle of the handshake.
     ClosedDuringHandshake,
-    /// Anything else rustls reported.
+    /// Anything else rustls reported (and every failure of a server's handshake).
     Other(rustls::Error),
 }
 
-const CACERT_HINT: &str = "if the server uses a private or self-signed CA, trust it with \
-     --cacert FILE (TlsOptions::ca_file), or skip verification with -k/--insecure";
-const INSECURE_HINT: &str = "skip verification with -k/--insecure only if you accept the risk";
+/// What to try when the certificate is not trusted.
+const TRUST_HINT: &str = "if the server uses a private CA, trust that CA with \
+     TlsOptions::ca_file; if its certificate is self-signed, TlsOptions::ca_file can name a file \
+     holding that certificate itself; TlsOptions::insecure_skip_verify skips verification (the \
+     connection is then not authenticated)";
+/// The last resort for a certificate that is trusted but not acceptable.
+const INSECURE_HINT: &str = "TlsOptions::insecure_skip_verify connects anyway, unauthenticated, \
+     only if you accept the risk";
 
 impl fmt::Display for TlsProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,18 +140,46 @@ impl fmt::Display for TlsProblem {
             Self::NoSystemRoots { why } => write!(
                 f,
                 "the operating system's trust store has no usable CA certificate ({why}); \
-                 install the ca-certificates package, set SSL_CERT_FILE, or pass --cacert FILE"
+                 install the ca-certificates package, set SSL_CERT_FILE, or trust a CA file \
+                 with TlsOptions::ca_file"
             ),
             Self::InvalidServerName { name } => write!(
                 f,
                 "{name:?} is not a DNS name or IP address that a certificate can be checked \
-                 against; name another with --sni NAME (TlsOptions::server_name)"
+                 against; name another with TlsOptions::server_name"
             ),
             Self::UnknownIssuer { server, trusted } => write!(
                 f,
                 "the certificate of {server} was not issued by a CA in {trusted} (unknown \
-                 issuer); {CACERT_HINT}"
+                 issuer); {TRUST_HINT}"
             ),
+            Self::CaCertificate { server, ca_file } => {
+                write!(
+                    f,
+                    "the certificate of {server} is a CA certificate (basicConstraints CA:TRUE, \
+                     as `openssl req -x509` makes it), and a CA certificate is accepted as a \
+                     server's own only when it is byte-identical to a certificate in \
+                     TlsOptions::ca_file"
+                )?;
+                match ca_file {
+                    Some(path) => write!(
+                        f,
+                        "; it is not one of those in the CA file {}: if it is this server's \
+                         self-signed certificate, add a copy of it (PEM) to that file",
+                        path.display()
+                    )?,
+                    None => f.write_str(
+                        ", and no CA file is set: if it is this server's self-signed \
+                         certificate, save a copy of it (PEM) and name that file in \
+                         TlsOptions::ca_file",
+                    )?,
+                }
+                write!(
+                    f,
+                    "; otherwise the server should present a certificate issued by its CA, not \
+                     the CA's own; {INSECURE_HINT}"
+                )
+            }
             Self::Expired {
                 server,
                 not_after,
@@ -148,7 +210,11 @@ impl fmt::Display for TlsProblem {
                 if let Some(now) = now {
                     write!(f, " (it is now {})", utc(*now))?;
                 }
-                write!(f, "; check this machine's clock; {INSECURE_HINT}")
+                write!(
+                    f,
+                    "; check this machine's clock, or the dates the certificate was made with; \
+                     {INSECURE_HINT}"
+                )
             }
             Self::HostnameMismatch {
                 expected,
@@ -169,43 +235,76 @@ impl fmt::Display for TlsProblem {
                 }
                 write!(
                     f,
-                    "; connect with a name it carries, check it for another name with \
-                     --sni NAME, or skip only the name check with --no-hostname-check"
+                    "; to resolve the name mismatch, connect with a name it carries, check it \
+                     for another name with TlsOptions::server_name, or skip only the name check \
+                     with TlsOptions::skip_hostname_check"
                 )
             }
             Self::BadCertificate { server, error } => {
-                write!(f, "the certificate of {server} was refused: {error}")
+                write!(
+                    f,
+                    "the certificate of {server} was refused: {}",
+                    words::certificate(error)
+                )?;
+                f.write_str(match error {
+                    CertificateError::Revoked | CertificateError::BadEncoding => {
+                        "; the server needs a new certificate, from its CA"
+                    }
+                    CertificateError::BadSignature => {
+                        "; if the server's self-signed certificate was made again, put the new \
+                         one in the file named by TlsOptions::ca_file; otherwise the server \
+                         needs a certificate its CA signed"
+                    }
+                    #[allow(deprecated)]
+                    CertificateError::UnsupportedSignatureAlgorithm
+                    | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+                    | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                        ..
+                    } => "; the server needs a certificate signed with a supported algorithm",
+                    CertificateError::InvalidPurpose
+                    | CertificateError::InvalidPurposeContext { .. } => {
+                        "; the server needs a certificate for TLS servers (extended key usage \
+                         serverAuth, or none)"
+                    }
+                    _ => "; the server's operator must fix its certificate",
+                })?;
+                write!(f, "; {INSECURE_HINT}")
             }
             Self::ClientCertificateRequired => f.write_str(
-                "the server requires a client certificate and none was given; pass one with \
-                 --cert FILE --key FILE (TlsOptions::client_auth)",
+                "the server requires a client certificate and none was given; give one with \
+                 TlsOptions::client_auth",
             ),
             Self::ClientCertificateRefused { alert } => write!(
                 f,
-                "the server refused the client certificate (TLS alert {alert:?}); check that it \
+                "the server refused the client certificate (TLS alert {}: {}); check that it \
                  is issued by a CA the server trusts, still valid, and meant for client \
-                 authentication"
+                 authentication (TlsOptions::client_auth)",
+                words::alert_name(*alert),
+                words::alert_meaning(*alert)
             ),
             Self::AlertReceived { alert } => {
                 write!(
                     f,
-                    "the server ended the handshake with the TLS alert {alert:?}"
+                    "the server ended the handshake with the TLS alert {} ({})",
+                    words::alert_name(*alert),
+                    words::alert_meaning(*alert)
                 )?;
-                match alert {
-                    AlertDescription::HandshakeFailure => f.write_str(
-                        " (no protocol version or cipher suite in common, or it requires a \
-                         client certificate: --cert FILE --key FILE)",
-                    ),
-                    AlertDescription::ProtocolVersion => {
-                        f.write_str(" (it speaks no TLS version sockeye does: 1.2 and 1.3)")
-                    }
-                    AlertDescription::UnrecognisedName => f.write_str(
-                        " (it serves no site for the name sent in SNI; check the host, or \
-                         --sni NAME)",
-                    ),
-                    _ => Ok(()),
-                }
+                f.write_str(alert_hint(*alert))
             }
+            Self::Incompatible { why } => write!(
+                f,
+                "the server and sockeye have {}; sockeye speaks TLS 1.2 and 1.3 with AES-GCM \
+                 and CHACHA20-POLY1305 cipher suites and ECDHE key exchange, so the server must \
+                 enable one of those (a server limited to TLS 1.0 or 1.1 cannot be reached)",
+                words::incompatible(why)
+            ),
+            Self::ProtocolViolation { error } => write!(
+                f,
+                "{}; this is a fault of the server, or of something between that alters the \
+                 traffic (a proxy, firewall or inspecting middlebox): try another network path, \
+                 or tell the server's operator",
+                words::error(error, "the server")
+            ),
             Self::NotTls { received } => {
                 f.write_str("the server did not answer with TLS")?;
                 let received = received.as_deref().unwrap_or_default();
@@ -225,15 +324,50 @@ impl fmt::Display for TlsProblem {
                  TLS on this port, or refused our hello (no protocol version or cipher suite in \
                  common, or no site for the name sent in SNI)",
             ),
-            Self::Other(err) => write!(f, "{err}"),
+            Self::Other(err) => f.write_str(&words::error(err, "the peer")),
         }
+    }
+}
+
+/// What to try after the server ended the handshake with `alert`.
+fn alert_hint(alert: AlertDescription) -> &'static str {
+    use AlertDescription as A;
+    match alert {
+        A::HandshakeFailure => {
+            ": no protocol version, cipher suite or key exchange in common, or it requires a \
+             client certificate (TlsOptions::client_auth)"
+        }
+        A::ProtocolVersion | A::InsufficientSecurity => {
+            ": sockeye speaks TLS 1.2 and 1.3 with modern cipher suites; a server limited to \
+             TLS 1.0 or 1.1 cannot be reached"
+        }
+        A::UnrecognisedName => {
+            ": check the host, or send another name with TlsOptions::server_name"
+        }
+        A::NoApplicationProtocol => {
+            ": sockeye offers only http/1.1, which the WebSocket upgrade needs; the server may \
+             accept only h2 on this port"
+        }
+        A::InternalError => ": its logs say why",
+        A::AccessDenied => ": it refuses this client",
+        A::UnexpectedMessage
+        | A::BadRecordMac
+        | A::DecryptionFailed
+        | A::DecryptError
+        | A::RecordOverflow
+        | A::DecodeError
+        | A::IllegalParameter => {
+            ": it could not read what sockeye sent; something between may alter the traffic \
+             (a proxy or middlebox), or the server has a bug"
+        }
+        _ => "",
     }
 }
 
 impl std::error::Error for TlsProblem {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Other(err) => Some(err),
+            Self::Other(err) | Self::ProtocolViolation { error: err } => Some(err),
             _ => None,
         }
     }
@@ -246,6 +380,8 @@ pub(super) struct Context<'a> {
     pub(super) server: Option<&'a str>,
     /// Which roots were trusted, in words.
     pub(super) trusted: Option<String>,
+    /// The CA file, when one was given.
+    pub(super) ca_file: Option<&'a Path>,
     /// The first bytes the peer sent, when they were recorded.
     pub(super) received: Option<&'a [u8]>,
 }
@@ -263,6 +399,14 @@ impl TlsProblem {
                         .clone()
                         .unwrap_or_else(|| "the trusted roots".into()),
                 },
+                CertificateError::Other(other)
+                    if other.0.downcast_ref::<CaCertificateAsServer>().is_some() =>
+                {
+                    Self::CaCertificate {
+                        server: server(),
+                        ca_file: cx.ca_file.map(Path::to_path_buf),
+                    }
+                }
                 CertificateError::Expired => Self::Expired {
                     server: server(),
                     not_after: None,
@@ -319,8 +463,26 @@ impl TlsProblem {
                     received: cx.received.map(<[u8]>::to_vec),
                 }
             }
+            rustls::Error::PeerIncompatible(why) => Self::Incompatible { why },
+            error @ (rustls::Error::InvalidMessage(_)
+            | rustls::Error::InappropriateMessage { .. }
+            | rustls::Error::InappropriateHandshakeMessage { .. }
+            | rustls::Error::PeerMisbehaved(_)
+            | rustls::Error::DecryptError
+            | rustls::Error::PeerSentOversizedRecord
+            | rustls::Error::NoCertificatesPresented) => Self::ProtocolViolation { error },
             other => Self::Other(other),
         }
+    }
+
+    /// An alert's name in the TLS RFCs, such as `handshake_failure`, for diagnosis facts.
+    pub(crate) fn alert_name(alert: AlertDescription) -> String {
+        words::alert_name(alert)
+    }
+
+    /// Why rustls refused a certificate, in words, for diagnosis facts.
+    pub(crate) fn certificate_words(error: &CertificateError) -> String {
+        words::certificate(error)
     }
 }
 
@@ -432,5 +594,521 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("try ws://"), "{message}");
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Every verdict in words
+
+    use std::sync::Arc;
+
+    use rustls::pki_types::ServerName;
+    use rustls::{
+        CertRevocationListError, ContentType, EncryptedClientHelloError, ExtendedKeyPurpose,
+        HandshakeType, InconsistentKeys, OtherError, PeerMisbehaved,
+    };
+
+    fn at(secs: u64) -> UnixTime {
+        UnixTime::since_unix_epoch(Duration::from_secs(secs))
+    }
+
+    /// Every `CertificateError` of rustls 0.23.
+    #[allow(deprecated)]
+    fn certificate_errors() -> Vec<CertificateError> {
+        use CertificateError as C;
+        vec![
+            C::BadEncoding,
+            C::Expired,
+            C::ExpiredContext {
+                time: at(1_700_000_000),
+                not_after: at(1_600_000_000),
+            },
+            C::NotValidYet,
+            C::NotValidYetContext {
+                time: at(1_600_000_000),
+                not_before: at(1_700_000_000),
+            },
+            C::Revoked,
+            C::UnhandledCriticalExtension,
+            C::UnknownIssuer,
+            C::UnknownRevocationStatus,
+            C::ExpiredRevocationList,
+            C::ExpiredRevocationListContext {
+                time: at(1_700_000_000),
+                next_update: at(1_600_000_000),
+            },
+            C::BadSignature,
+            C::UnsupportedSignatureAlgorithm,
+            C::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id: vec![1, 2, 3],
+                supported_algorithms: Vec::new(),
+            },
+            C::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: vec![1, 2, 3],
+                public_key_algorithm_id: vec![4, 5, 6],
+            },
+            C::NotValidForName,
+            C::NotValidForNameContext {
+                expected: ServerName::try_from("example.com".to_string()).expect("a name"),
+                presented: vec!["DnsName(\"other.test\")".into()],
+            },
+            C::InvalidPurpose,
+            C::InvalidPurposeContext {
+                required: ExtendedKeyPurpose::ServerAuth,
+                presented: vec![
+                    ExtendedKeyPurpose::ClientAuth,
+                    ExtendedKeyPurpose::Other(vec![1, 3, 6, 1, 5, 5, 7, 3, 4]),
+                ],
+            },
+            C::InvalidOcspResponse,
+            C::ApplicationVerificationFailure,
+            C::Other(OtherError(Arc::new(CaCertificateAsServer::for_tests()))),
+            C::Other(OtherError(Arc::new(Named("CaUsedAsEndEntity")))),
+            C::Other(OtherError(Arc::new(Named("PathLenConstraintViolated")))),
+            C::Other(OtherError(Arc::new(Named("NameConstraintViolation")))),
+            C::Other(OtherError(Arc::new(Named("UnsupportedCertVersion")))),
+        ]
+    }
+
+    /// An error whose text is a webpki error name, as webpki's `Display` writes it.
+    #[derive(Debug)]
+    struct Named(&'static str);
+
+    impl fmt::Display for Named {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Named {}
+
+    /// Every `AlertDescription` of rustls 0.23, and one it does not know.
+    fn alerts() -> Vec<AlertDescription> {
+        (0..=u8::MAX)
+            .map(AlertDescription::from)
+            .filter(|alert| alert.as_str().is_some())
+            .chain([AlertDescription::from(200)])
+            .collect()
+    }
+
+    #[allow(deprecated)]
+    fn revocation_list_errors() -> Vec<CertRevocationListError> {
+        use CertRevocationListError as R;
+        vec![
+            R::BadSignature,
+            R::UnsupportedSignatureAlgorithm,
+            R::UnsupportedSignatureAlgorithmContext {
+                signature_algorithm_id: vec![1],
+                supported_algorithms: Vec::new(),
+            },
+            R::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: vec![1],
+                public_key_algorithm_id: vec![2],
+            },
+            R::InvalidCrlNumber,
+            R::InvalidRevokedCertSerialNumber,
+            R::IssuerInvalidForCrl,
+            R::ParseError,
+            R::UnsupportedCrlVersion,
+            R::UnsupportedCriticalExtension,
+            R::UnsupportedDeltaCrl,
+            R::UnsupportedIndirectCrl,
+            R::UnsupportedRevocationReason,
+        ]
+    }
+
+    fn invalid_messages() -> Vec<InvalidMessage> {
+        use InvalidMessage as M;
+        vec![
+            M::CertificatePayloadTooLarge,
+            M::HandshakePayloadTooLarge,
+            M::InvalidCcs,
+            M::InvalidContentType,
+            M::InvalidCertificateStatusType,
+            M::InvalidCertRequest,
+            M::InvalidDhParams,
+            M::InvalidEmptyPayload,
+            M::InvalidKeyUpdate,
+            M::InvalidServerName,
+            M::MessageTooLarge,
+            M::MessageTooShort,
+            M::MissingData("ServerHelloPayload"),
+            M::MissingKeyExchange,
+            M::NoSignatureSchemes,
+            M::TrailingData("ClientHelloPayload"),
+            M::UnexpectedMessage("HelloRetryRequest"),
+            M::UnknownProtocolVersion,
+            M::UnsupportedCompression,
+            M::UnsupportedCurveType,
+            M::UnsupportedKeyExchangeAlgorithm(rustls::crypto::KeyExchangeAlgorithm::DHE),
+            M::EmptyTicketValue,
+            M::IllegalEmptyList("ProtocolNames"),
+            M::IllegalEmptyValue,
+            M::DuplicateExtension(43),
+            M::PreSharedKeyIsNotFinalExtension,
+            M::UnknownHelloRetryRequestExtension,
+            M::UnknownCertificateExtension,
+        ]
+    }
+
+    fn misbehaviours() -> Vec<PeerMisbehaved> {
+        use PeerMisbehaved as P;
+        vec![
+            P::AttemptedDowngradeToTls12WhenTls13IsSupported,
+            P::BadCertChainExtensions,
+            P::CipherSuiteDifferedOnRetry,
+            P::DisallowedEncryptedExtension,
+            P::DuplicateClientHelloExtensions,
+            P::DuplicateEncryptedExtensions,
+            P::DuplicateHelloRetryRequestExtensions,
+            P::DuplicateNewSessionTicketExtensions,
+            P::DuplicateServerHelloExtensions,
+            P::DuplicateServerNameTypes,
+            P::EarlyDataAttemptedInSecondClientHello,
+            P::EarlyDataExtensionWithoutResumption,
+            P::EarlyDataOfferedWithVariedCipherSuite,
+            P::EchAcceptanceVariedAfterRetry,
+            P::HandshakeHashVariedAfterRetry,
+            P::IllegalHelloRetryRequestWithEmptyCookie,
+            P::IllegalHelloRetryRequestWithNoChanges,
+            P::IllegalHelloRetryRequestWithOfferedGroup,
+            P::IllegalHelloRetryRequestWithUnofferedCipherSuite,
+            P::IllegalHelloRetryRequestWithUnofferedNamedGroup,
+            P::IllegalHelloRetryRequestWithUnsupportedVersion,
+            P::IllegalHelloRetryRequestWithWrongSessionId,
+            P::IllegalHelloRetryRequestWithInvalidEch,
+            P::IllegalMiddleboxChangeCipherSpec,
+            P::IllegalTlsInnerPlaintext,
+            P::IncorrectBinder,
+            P::InvalidCertCompression,
+            P::InvalidMaxEarlyDataSize,
+            P::InvalidKeyShare,
+            P::KeyEpochWithPendingFragment,
+            P::KeyUpdateReceivedInQuicConnection,
+            P::MessageInterleavedWithHandshakeMessage,
+            P::MissingBinderInPskExtension,
+            P::MissingKeyShare,
+            P::MissingPskExtensionInSecondClientHello,
+            P::MissingPskModesExtension,
+            P::MissingQuicTransportParameters,
+            P::OfferedDuplicateCertificateCompressions,
+            P::OfferedDuplicateKeyShares,
+            P::OfferedEarlyDataWithOldProtocolVersion,
+            P::OfferedEmptyApplicationProtocol,
+            P::OfferedIncorrectCompressions,
+            P::PskExtensionMustBeLast,
+            P::PskExtensionWithMismatchedIdsAndBinders,
+            P::RefusedToFollowHelloRetryRequest,
+            P::RejectedEarlyDataInterleavedWithHandshakeMessage,
+            P::ResumptionAttemptedWithVariedEms,
+            P::ResumptionOfferedWithVariedCipherSuite,
+            P::ResumptionOfferedWithVariedEms,
+            P::ResumptionOfferedWithIncompatibleCipherSuite,
+            P::SelectedDifferentCipherSuiteAfterRetry,
+            P::SelectedInvalidPsk,
+            P::SelectedTls12UsingTls13VersionExtension,
+            P::SelectedUnofferedApplicationProtocol,
+            P::SelectedUnofferedCertCompression,
+            P::SelectedUnofferedCipherSuite,
+            P::SelectedUnofferedCompression,
+            P::SelectedUnofferedKxGroup,
+            P::SelectedUnofferedPsk,
+            P::SelectedUnusableCipherSuiteForVersion,
+            P::ServerEchoedCompatibilitySessionId,
+            P::ServerHelloMustOfferUncompressedEcPoints,
+            P::ServerNameDifferedOnRetry,
+            P::ServerNameMustContainOneHostName,
+            P::SignedKxWithWrongAlgorithm,
+            P::SignedHandshakeWithUnadvertisedSigScheme,
+            P::TooManyEmptyFragments,
+            P::TooManyKeyUpdateRequests,
+            P::TooManyRenegotiationRequests,
+            P::TooManyWarningAlertsReceived,
+            P::TooMuchEarlyDataReceived,
+            P::UnexpectedCleartextExtension,
+            P::UnsolicitedCertExtension,
+            P::UnsolicitedEncryptedExtension,
+            P::UnsolicitedSctList,
+            P::UnsolicitedServerHelloExtension,
+            P::WrongGroupForKeyShare,
+            P::UnsolicitedEchExtension,
+        ]
+    }
+
+    fn incompatibilities() -> Vec<PeerIncompatible> {
+        use PeerIncompatible as P;
+        vec![
+            P::EcPointsExtensionRequired,
+            P::ExtendedMasterSecretExtensionRequired,
+            P::IncorrectCertificateTypeExtension,
+            P::KeyShareExtensionRequired,
+            P::NamedGroupsExtensionRequired,
+            P::NoCertificateRequestSignatureSchemesInCommon,
+            P::NoCipherSuitesInCommon,
+            P::NoEcPointFormatsInCommon,
+            P::NoKxGroupsInCommon,
+            P::NoSignatureSchemesInCommon,
+            P::NullCompressionRequired,
+            P::ServerDoesNotSupportTls12Or13,
+            P::ServerSentHelloRetryRequestWithUnknownExtension,
+            P::ServerTlsVersionIsDisabledByOurConfig,
+            P::SignatureAlgorithmsExtensionRequired,
+            P::SupportedVersionsExtensionRequired,
+            P::Tls12NotOffered,
+            P::Tls12NotOfferedOrEnabled,
+            P::Tls13RequiredForQuic,
+            P::UncompressedEcPointsRequired,
+            P::UnsolicitedCertificateTypeExtension,
+            P::ServerRejectedEncryptedClientHello(None),
+        ]
+    }
+
+    /// Every kind of `rustls::Error`, each inner enum in all its variants.
+    fn rustls_errors() -> Vec<rustls::Error> {
+        use rustls::Error as E;
+        let mut errors = vec![
+            E::InappropriateMessage {
+                expect_types: vec![ContentType::Handshake],
+                got_type: ContentType::ApplicationData,
+            },
+            E::InappropriateMessage {
+                expect_types: vec![ContentType::Handshake],
+                got_type: ContentType::from(99),
+            },
+            E::InappropriateHandshakeMessage {
+                expect_types: vec![HandshakeType::ServerHello],
+                got_type: HandshakeType::CertificateRequest,
+            },
+            E::InappropriateHandshakeMessage {
+                expect_types: vec![HandshakeType::Finished],
+                got_type: HandshakeType::from(99),
+            },
+            E::InvalidEncryptedClientHello(EncryptedClientHelloError::InvalidConfigList),
+            E::InvalidEncryptedClientHello(EncryptedClientHelloError::NoCompatibleConfig),
+            E::InvalidEncryptedClientHello(EncryptedClientHelloError::SniRequired),
+            E::NoCertificatesPresented,
+            E::UnsupportedNameType,
+            E::DecryptError,
+            E::EncryptError,
+            E::General("the crypto provider failed for a reason of its own".into()),
+            E::FailedToGetCurrentTime,
+            E::FailedToGetRandomBytes,
+            E::HandshakeNotComplete,
+            E::PeerSentOversizedRecord,
+            E::NoApplicationProtocol,
+            E::BadMaxFragmentSize,
+            E::InconsistentKeys(InconsistentKeys::KeyMismatch),
+            E::InconsistentKeys(InconsistentKeys::Unknown),
+            E::Other(OtherError(Arc::new(std::io::Error::other(
+                "the crypto provider failed for a reason of its own",
+            )))),
+        ];
+        errors.extend(invalid_messages().into_iter().map(E::InvalidMessage));
+        errors.extend(incompatibilities().into_iter().map(E::PeerIncompatible));
+        errors.extend(misbehaviours().into_iter().map(E::PeerMisbehaved));
+        errors.extend(alerts().into_iter().map(E::AlertReceived));
+        errors.extend(certificate_errors().into_iter().map(E::InvalidCertificate));
+        errors.extend(
+            revocation_list_errors()
+                .into_iter()
+                .map(E::InvalidCertRevocationList),
+        );
+        errors
+    }
+
+    /// Words that look like a Rust identifier printed with `{:?}`: `CaUsedAsEndEntity`,
+    /// `Unknown(200)`. Option paths (`TlsOptions::ca_file`), X.509 field names and "WebSocket" pass.
+    fn debug_text(message: &str) -> Vec<String> {
+        const WORDS: &[&str] = &[
+            "basicConstraints",
+            "serverAuth",
+            "subjectAltName",
+            "WebSocket",
+        ];
+        let mut found: Vec<String> = message
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .filter(|word| !word.contains("::") && !WORDS.contains(word))
+            .filter(|word| {
+                word.as_bytes()
+                    .windows(2)
+                    .any(|pair| pair[0].is_ascii_lowercase() && pair[1].is_ascii_uppercase())
+            })
+            .map(str::to_string)
+            .collect();
+        for marker in ["Unknown(", "{", "}", "\"", "Some(", "None"] {
+            if message.contains(marker) {
+                found.push(marker.to_string());
+            }
+        }
+        found
+    }
+
+    fn assert_in_words(message: &str, what: &str) {
+        assert!(message.len() > 20, "{what}: too short: {message:?}");
+        let found = debug_text(message);
+        assert!(found.is_empty(), "{what}: {found:?} in {message:?}");
+    }
+
+    #[test]
+    fn every_rustls_error_is_told_in_words_on_both_sides() {
+        let cx = Context {
+            server: Some("example.com"),
+            trusted: Some("the CA file ca.pem".into()),
+            ca_file: Some(Path::new("ca.pem")),
+            received: Some(b"\x16\x03\x03"),
+        };
+        let errors = rustls_errors();
+        assert!(errors.len() > 200, "{} errors", errors.len());
+        for err in errors {
+            let what = format!("{err:?}");
+            let client = TlsProblem::from_rustls(err.clone(), &cx);
+            assert_in_words(&client.to_string(), &what);
+            // A server's handshake failures are `Other`, whatever they are.
+            assert_in_words(&TlsProblem::Other(err).to_string(), &what);
+        }
+    }
+
+    #[test]
+    fn certificate_errors_and_alerts_are_told_in_words_for_diagnosis() {
+        for error in certificate_errors() {
+            let words = TlsProblem::certificate_words(&error);
+            assert!(
+                ["it ", "its ", "the "]
+                    .iter()
+                    .any(|start| words.starts_with(start)),
+                "{error:?}: {words}"
+            );
+            assert!(debug_text(&words).is_empty(), "{error:?}: {words}");
+        }
+        for alert in alerts() {
+            let name = TlsProblem::alert_name(alert);
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    || name.starts_with("number "),
+                "{alert:?}: {name}"
+            );
+            assert!(!words::alert_meaning(alert).is_empty());
+        }
+        assert_eq!(
+            TlsProblem::alert_name(AlertDescription::HandshakeFailure),
+            "handshake_failure"
+        );
+        assert_eq!(
+            TlsProblem::alert_name(AlertDescription::from(200)),
+            "number 200"
+        );
+    }
+
+    #[test]
+    fn each_kind_of_failure_has_its_own_problem_and_advice() {
+        let cx = Context {
+            server: Some("example.com"),
+            trusted: Some("the CA file ca.pem".into()),
+            ca_file: Some(Path::new("ca.pem")),
+            received: Some(b"\x16\x03\x03"),
+        };
+        let problem = |err: rustls::Error| TlsProblem::from_rustls(err, &cx);
+        let ca = problem(rustls::Error::InvalidCertificate(CertificateError::Other(
+            OtherError(Arc::new(CaCertificateAsServer::for_tests())),
+        )));
+        assert!(matches!(ca, TlsProblem::CaCertificate { .. }), "{ca:?}");
+        let message = ca.to_string();
+        for expected in [
+            "the certificate of example.com is a CA certificate",
+            "byte-identical to a certificate in TlsOptions::ca_file",
+            "not one of those in the CA file ca.pem",
+        ] {
+            assert!(message.contains(expected), "{expected:?} not in {message}");
+        }
+
+        let message = problem(rustls::Error::AlertReceived(
+            AlertDescription::HandshakeFailure,
+        ))
+        .to_string();
+        assert!(
+            message
+                .starts_with("the server ended the handshake with the TLS alert handshake_failure"),
+            "{message}"
+        );
+        assert!(message.contains("TlsOptions::client_auth"), "{message}");
+
+        let message = problem(rustls::Error::AlertReceived(
+            AlertDescription::ProtocolVersion,
+        ))
+        .to_string();
+        assert!(message.contains("protocol_version"), "{message}");
+        assert!(message.contains("TLS 1.0 or 1.1"), "{message}");
+
+        let refused = problem(rustls::Error::AlertReceived(AlertDescription::UnknownCA));
+        assert!(
+            matches!(refused, TlsProblem::ClientCertificateRefused { .. }),
+            "{refused:?}"
+        );
+        assert!(refused.to_string().contains("unknown_ca"), "{refused}");
+
+        let incompatible = problem(rustls::Error::PeerIncompatible(
+            PeerIncompatible::NoCipherSuitesInCommon,
+        ));
+        assert!(
+            matches!(incompatible, TlsProblem::Incompatible { .. }),
+            "{incompatible:?}"
+        );
+        assert!(
+            incompatible
+                .to_string()
+                .contains("no cipher suite in common"),
+            "{incompatible}"
+        );
+
+        let corrupt = problem(rustls::Error::InvalidMessage(
+            InvalidMessage::MessageTooShort,
+        ));
+        assert!(
+            matches!(corrupt, TlsProblem::ProtocolViolation { .. }),
+            "{corrupt:?}"
+        );
+        assert!(
+            corrupt
+                .to_string()
+                .starts_with("the server sent a corrupt TLS message: a message that is too short"),
+            "{corrupt}"
+        );
+
+        let misbehaved = problem(rustls::Error::PeerMisbehaved(
+            PeerMisbehaved::AttemptedDowngradeToTls12WhenTls13IsSupported,
+        ));
+        assert!(
+            matches!(misbehaved, TlsProblem::ProtocolViolation { .. }),
+            "{misbehaved:?}"
+        );
+        assert!(misbehaved.to_string().contains("TLS 1.2"), "{misbehaved}");
+
+        let revoked = problem(rustls::Error::InvalidCertificate(CertificateError::Revoked));
+        assert_eq!(
+            revoked.to_string(),
+            "the certificate of example.com was refused: it was revoked by its issuer; the \
+             server needs a new certificate, from its CA; TlsOptions::insecure_skip_verify \
+             connects anyway, unauthenticated, only if you accept the risk"
+        );
+    }
+
+    #[test]
+    fn no_message_names_a_command_line_flag() {
+        let cx = Context {
+            server: Some("example.com"),
+            ..Context::default()
+        };
+        for err in rustls_errors() {
+            let message = TlsProblem::from_rustls(err, &cx).to_string();
+            for flag in [
+                "--cacert",
+                "--insecure",
+                "-k/",
+                "--no-hostname-check",
+                "--sni",
+                "--cert",
+            ] {
+                assert!(!message.contains(flag), "{flag} in {message}");
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ use rustls::pki_types::PrivateKeyDer;
 
 use super::connect::{file_problem, pem_why, provider, read_certs};
 use super::problem::TlsProblem;
+use super::words;
 use crate::error::Error;
 #[cfg(feature = "tokio")]
 use crate::error::Stage;
@@ -64,7 +65,7 @@ pub fn server_config(
                 rustls::Error::InconsistentKeys(_) => {
                     "the private key does not belong to the certificate".to_string()
                 }
-                other => other.to_string(),
+                other => words::error(&other, "the client"),
             };
             file_problem("server certificate and key", cert, why)
         })?;
