@@ -142,6 +142,10 @@ fn a_401_whose_chunk_size_line_never_ends_fails_fast_with_the_status() {
     // "1" then spaces: whitespace before a chunk extension, a line that never ends.
     let serve = || endless_refusal([CHUNKED_401, b"1"].concat().leak(), b" ");
     for (front_end, err, took, sent) in connect_both(serve, HANDSHAKE_TIMEOUT) {
+        eprintln!(
+            "{front_end}: failed after {took:?}; the server wrote {} bytes before the client closed",
+            sent.bytes
+        );
         assert!(
             took < Duration::from_secs(2),
             "{front_end}: took {took:?} against a {HANDSHAKE_TIMEOUT:?} timeout"
