@@ -108,6 +108,27 @@ pub(crate) async fn within<T>(
     }
 }
 
+/// [`within`] for work that shares a deadline with the work before it: it must be done by
+/// `deadline`, which is `limit` after the first of them started (the time-out names `limit`).
+pub(crate) async fn until<T>(
+    deadline: Option<tokio::time::Instant>,
+    limit: Option<Duration>,
+    stage: Stage,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match deadline {
+        Some(deadline) => {
+            tokio::time::timeout_at(deadline, work)
+                .await
+                .map_err(|_| Error::Timeout {
+                    stage,
+                    after: limit.unwrap_or_default(),
+                })?
+        }
+        None => work.await,
+    }
+}
+
 /// Opens the route `config` describes (tokio): Unix socket or TCP, then TLS for `wss://`.
 pub async fn dial_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
     dial_async_timed(config, &mut Timings::default()).await
@@ -154,9 +175,17 @@ async fn dial_route_async(
             path.display()
         )));
     }
-    // Through a proxy when one applies (see `super::proxy`): its tunnel is the route.
+    // Through a proxy when one applies (see `super::proxy`): its tunnel is the route. As DNS
+    // and TCP do without a proxy, resolving the target here (`socks4://`, `socks5://`) and
+    // reaching the proxy share one connect_timeout.
     if let Some(selected) = super::proxy::select(config)? {
-        let tunnel = super::proxy::tunnel_async(&selected, config).await;
+        let deadline = config
+            .connect_timeout
+            .map(|limit| tokio::time::Instant::now() + limit);
+        let destination =
+            super::proxy::destination_async(&selected, config, deadline, timings).await?;
+        let started = Instant::now();
+        let tunnel = super::proxy::tunnel_async(&selected, destination, config, deadline).await;
         timings.set(Stage::Proxy, started.elapsed());
         return tunnel;
     }
@@ -183,18 +212,31 @@ async fn connect_tcp_timed(
     timings: &mut Timings,
 ) -> Result<TcpStream, Error> {
     let started = Instant::now();
-    let addrs = tokio::net::lookup_host((host, port)).await;
+    let addrs = resolve(host, port).await;
     timings.set(Stage::Dns, started.elapsed());
-    let addrs: Vec<std::net::SocketAddr> = addrs
-        .map_err(|source| Error::Dns {
-            host: host.to_string(),
-            source,
-        })?
-        .collect();
+    let addrs = addrs?;
     let started = Instant::now();
     let connected = connect_addrs(host, &addrs).await;
     timings.set(Stage::Tcp, started.elapsed());
     connected
+}
+
+/// Resolves `host:port` (DNS stage) without blocking the runtime: the tokio twin of
+/// [`tcp::resolve`](super::tcp::resolve). `getaddrinfo` runs on tokio's blocking pool, so other
+/// tasks keep running and a caller's time limit (`tokio::time::timeout`) bounds the wait.
+pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, Error> {
+    let dns = |source| Error::Dns {
+        host: host.to_string(),
+        source,
+    };
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(dns)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(dns(io::Error::new(io::ErrorKind::NotFound, "no addresses")));
+    }
+    Ok(addrs)
 }
 
 /// Connects to the first of `addrs` (resolved for `host`) that accepts (TCP stage).

@@ -9,6 +9,29 @@
 //!
 //! and return one stream type per front-end ([`Stream`], [`AsyncStream`]) so that callers get the
 //! same `WebSocket` type whatever the route.
+//!
+//! # Name resolution
+//!
+//! Host names are resolved where the route needs them: the WebSocket server's (direct, or
+//! through a `socks4://` or `socks5://` proxy, which are sent an address) and the proxy's.
+//! Each is the DNS stage of [`Timings`] for the server's name, part of the proxy stage for the
+//! proxy's.
+//!
+//! - The blocking front-end resolves on the calling thread with the system resolver
+//!   ([`tcp::resolve`], `getaddrinfo`), which has no time limit of its own: `connect_timeout`
+//!   bounds the connects that follow it.
+//! - The tokio front-end never resolves on the runtime thread: it uses
+//!   `tokio::net::lookup_host` (`getaddrinfo` on tokio's blocking pool), so other tasks keep
+//!   running, and resolving counts against `connect_timeout` (with connecting to the server,
+//!   or with connecting to the proxy). A resolution that runs out of time is
+//!   [`Error::Timeout`] at [`Stage::Dns`] for the name a SOCKS proxy is sent an address for, at
+//!   [`Stage::Proxy`] for the proxy's name, and at [`Stage::Tcp`] for a direct connection (DNS
+//!   and TCP under one limit; [`Timings`] shows which of the two was running).
+//!
+//! The tokio path does no other blocking I/O, except reading small local files when a TLS
+//! configuration is built: the CA file and client certificate and key of [`tls::TlsOptions`]
+//! (for each connection, unless `rustls_config` is given) and the system trust store (once per
+//! process).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -177,9 +200,13 @@ fn dial_route(config: &ClientConfig, timings: &mut Timings) -> Result<Stream, Er
             path.display()
         )));
     }
-    // Through a proxy when one applies (see `proxy`): its tunnel is the route.
+    // Through a proxy when one applies (see `proxy`): its tunnel is the route. The target's
+    // name is resolved here for `socks4://` and `socks5://` (DNS stage, blocking resolver).
     if let Some(selected) = proxy::select(config)? {
-        return timings.time(Stage::Proxy, || proxy::tunnel(&selected, config));
+        let destination = proxy::destination(&selected, &config.target, timings)?;
+        return timings.time(Stage::Proxy, || {
+            proxy::tunnel(&selected, destination, config)
+        });
     }
     let target = &config.target;
     let addrs = timings.time(Stage::Dns, || tcp::resolve(&target.host, target.port))?;

@@ -41,8 +41,11 @@
 //!
 //! # Opening the tunnel
 //!
-//! [`dial`](super::dial) and `dial_async` connect to the proxy within
-//! [`ClientConfig::connect_timeout`], then run TLS to the proxy (`https://` proxies) and the
+//! For `socks4://` and `socks5://`, sockeye first resolves the WebSocket server's name (the DNS
+//! stage; see [Name resolution](super#name-resolution): the tokio front-end never resolves on
+//! the runtime thread). [`dial`](super::dial) and `dial_async` connect to the proxy within
+//! [`ClientConfig::connect_timeout`] (`dial_async`: that resolution and this connect together),
+//! then run TLS to the proxy (`https://` proxies) and the
 //! proxy's handshake (driving [`sockeye_proto::proxy::ProxyHandshake`]) within the same limit
 //! again: the proxy answers only once it has reached the destination, which is a connect, too.
 //! Then, for `wss://`, TLS runs to the WebSocket server through the tunnel, as without a proxy.
@@ -73,6 +76,7 @@ pub use sockeye_proto::proxy::{
 
 use crate::config::percent_decode;
 use crate::config::{ClientConfig, Target};
+use crate::diagnose::Timings;
 use crate::error::{Error, Stage};
 use crate::transport::{tcp, Stream};
 
@@ -195,8 +199,14 @@ impl ProxyUrl {
             None => (rest, ""),
         };
         if !path.is_empty() && path != "/" {
+            // Named, not quoted: a query may hold a token, and the URL is shown redacted.
+            let what = match path.as_bytes()[0] {
+                b'?' => "a query",
+                b'#' => "a fragment",
+                _ => "a path",
+            };
             return Err(invalid(
-                format!("a proxy URL has no path, query or fragment, but this one has {path:?}"),
+                format!("a proxy URL has no path, query or fragment, but this one has {what}"),
                 Some("scheme://[user:password@]host:port"),
             ));
         }
@@ -623,27 +633,47 @@ pub fn select_with(
 // Opening the tunnel
 // ---------------------------------------------------------------------------------------------
 
-/// What the tunnel must lead to: the name for proxies that resolve it, else an address
-/// resolved here (DNS stage), IPv4 first for SOCKS4.
-fn destination(proxy: &SelectedProxy, target: &Target) -> Result<Destination, Error> {
-    let named = Destination::new(&target.host, target.port);
-    if proxy.url.scheme.resolves_remotely() || matches!(named, Destination::Addr(_)) {
-        return Ok(named);
+/// True when sockeye, not the proxy, resolves the WebSocket server's host: a `socks4://` or
+/// `socks5://` proxy and a name (an IP address is never resolved). That resolution is the
+/// connection's DNS stage.
+fn resolved_here(proxy: &SelectedProxy, target: &Target) -> bool {
+    !proxy.url.scheme.resolves_remotely()
+        && matches!(
+            Destination::new(&target.host, target.port),
+            Destination::Name { .. }
+        )
+}
+
+/// What the tunnel must lead to (blocking): the name for proxies that resolve it, else an
+/// address resolved here with the system's blocking resolver, timed as the DNS stage.
+pub(crate) fn destination(
+    proxy: &SelectedProxy,
+    target: &Target,
+    timings: &mut Timings,
+) -> Result<Destination, Error> {
+    if !resolved_here(proxy, target) {
+        return Ok(Destination::new(&target.host, target.port));
     }
-    let addrs = tcp::resolve(&target.host, target.port)?;
+    let addrs = timings.time(Stage::Dns, || tcp::resolve(&target.host, target.port))?;
+    Ok(pick_address(proxy, &addrs, target.port))
+}
+
+/// Of the addresses resolved for the target, the one the proxy is sent: the first, except
+/// that SOCKS4 (which has no IPv6) takes the first IPv4 address.
+fn pick_address(proxy: &SelectedProxy, addrs: &[SocketAddr], port: u16) -> Destination {
     let pick = if proxy.url.scheme == ProxyScheme::Socks4 {
         addrs.iter().find(|addr| addr.is_ipv4()).or(addrs.first())
     } else {
         addrs.first()
     };
-    // `resolve` fails rather than return no address.
-    Ok(Destination::Addr(pick.copied().unwrap_or_else(|| {
-        SocketAddr::new(IpAddr::from([0, 0, 0, 0]), target.port)
-    })))
+    // The resolvers fail rather than return no address.
+    Destination::Addr(
+        pick.copied()
+            .unwrap_or_else(|| SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port)),
+    )
 }
 
-fn handshake_for(proxy: &SelectedProxy, target: &Target) -> Result<ProxyHandshake, Error> {
-    let destination = destination(proxy, target)?;
+fn handshake_for(proxy: &SelectedProxy, destination: Destination) -> Result<ProxyHandshake, Error> {
     ProxyHandshake::new(
         proxy.url.scheme.protocol(),
         destination,
@@ -731,11 +761,15 @@ fn expired(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|deadline| Instant::now() >= deadline)
 }
 
-/// Opens a tunnel to `config`'s target through `proxy` (blocking): TCP to the proxy, TLS for
-/// `https://` proxies, then the proxy's handshake. The stream comes back with no socket
-/// timeouts set.
-pub(crate) fn tunnel(proxy: &SelectedProxy, config: &ClientConfig) -> Result<Stream, Error> {
-    let mut handshake = handshake_for(proxy, &config.target)?;
+/// Opens a tunnel to `destination` (from [`destination`]) through `proxy` (blocking): TCP to
+/// the proxy, TLS for `https://` proxies, then the proxy's handshake. The stream comes back
+/// with no socket timeouts set.
+pub(crate) fn tunnel(
+    proxy: &SelectedProxy,
+    destination: Destination,
+    config: &ClientConfig,
+) -> Result<Stream, Error> {
+    let mut handshake = handshake_for(proxy, destination)?;
     let limit = config.connect_timeout;
     let tcp = tcp::connect(&proxy.url.host, proxy.url.port, limit)
         .map_err(|err| unreachable(proxy, err))?;
@@ -832,22 +866,46 @@ fn no_tls(proxy: &SelectedProxy) -> Error {
 }
 
 #[cfg(feature = "tokio")]
-pub(crate) use self::tokio_tunnel::tunnel_async;
+pub(crate) use self::tokio_tunnel::{destination_async, tunnel_async};
 
 #[cfg(feature = "tokio")]
 mod tokio_tunnel {
     use super::*;
-    use crate::transport::async_stream::{connect_tcp, within, AsyncStream};
+    use crate::transport::async_stream::{connect_tcp, resolve, until, AsyncStream};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// The tokio twin of [`tunnel`].
-    pub(crate) async fn tunnel_async(
+    /// The tokio twin of [`destination`]: the name is resolved with tokio's resolver (on its
+    /// blocking pool, never on the runtime thread) by `deadline`, else [`Error::Timeout`] at
+    /// the DNS stage.
+    pub(crate) async fn destination_async(
         proxy: &SelectedProxy,
         config: &ClientConfig,
+        deadline: Option<tokio::time::Instant>,
+        timings: &mut Timings,
+    ) -> Result<Destination, Error> {
+        let target = &config.target;
+        if !resolved_here(proxy, target) {
+            return Ok(Destination::new(&target.host, target.port));
+        }
+        let started = Instant::now();
+        let resolving = resolve(&target.host, target.port);
+        let addrs = until(deadline, config.connect_timeout, Stage::Dns, resolving).await;
+        timings.set(Stage::Dns, started.elapsed());
+        Ok(pick_address(proxy, &addrs?, target.port))
+    }
+
+    /// The tokio twin of [`tunnel`]. The proxy's own name is resolved with tokio's resolver
+    /// too, and reaching it must be done by `deadline`.
+    pub(crate) async fn tunnel_async(
+        proxy: &SelectedProxy,
+        destination: Destination,
+        config: &ClientConfig,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<AsyncStream, Error> {
-        let mut handshake = handshake_for(proxy, &config.target)?;
+        let mut handshake = handshake_for(proxy, destination)?;
         let limit = config.connect_timeout;
-        let tcp = within(
+        let tcp = until(
+            deadline,
             limit,
             Stage::Proxy,
             connect_tcp(&proxy.url.host, proxy.url.port),
@@ -855,6 +913,8 @@ mod tokio_tunnel {
         .await
         .map_err(|err| unreachable(proxy, err))?;
         let mut stream = AsyncStream::Tcp(tcp);
+        // TLS and the handshake have the limit again: the proxy answers once it has reached
+        // the destination, which is a connect, too.
         let deadline = limit.map(|limit| tokio::time::Instant::now() + limit);
         if proxy.url.scheme == ProxyScheme::Https {
             stream = tls_to_proxy_async(stream, proxy, config, deadline).await?;
@@ -993,6 +1053,9 @@ mod tests {
             "http://",
             "http://@proxy",
             "http://us:secret@proxy:x",
+            "http://proxy/p?token=secret",
+            "http://proxy?token=secret",
+            "http://proxy/#access_token=secret",
         ] {
             let err = ProxyUrl::parse(input).unwrap_err();
             assert_eq!(err.stage(), Stage::Url, "{input}");
@@ -1186,28 +1249,65 @@ mod tests {
             port: 9001,
         };
         for remote in ["http://p", "https://p", "socks4a://p", "socks5h://p"] {
+            let mut timings = Timings::default();
             assert_eq!(
-                destination(&via(remote), &target).unwrap(),
+                destination(&via(remote), &target, &mut timings).unwrap(),
                 name,
                 "{remote}"
             );
+            assert_eq!(timings.dns, None, "{remote}: nothing resolved here");
         }
         for local in ["socks4://p", "socks5://p"] {
-            match destination(&via(local), &target).unwrap() {
+            let mut timings = Timings::default();
+            match destination(&via(local), &target, &mut timings).unwrap() {
                 Destination::Addr(addr) => {
                     assert!(addr.ip().is_loopback() && addr.port() == 9001, "{addr}")
                 }
                 other => panic!("{local}: {other:?}"),
             }
+            assert!(timings.dns.is_some(), "{local}: the DNS stage is timed");
         }
         // SOCKS4 picks an IPv4 address; an IP literal is never resolved.
-        let v4 = destination(&via("socks4://p"), &target).unwrap();
+        let v4 = destination(&via("socks4://p"), &target, &mut Timings::default()).unwrap();
         assert!(matches!(v4, Destination::Addr(SocketAddr::V4(_))), "{v4:?}");
         let literal = Target::parse("ws://[::1]:80/").unwrap();
-        assert_eq!(
-            destination(&via("socks5h://p"), &literal).unwrap(),
-            Destination::new("::1", 80)
-        );
+        for scheme in ["socks5h://p", "socks5://p"] {
+            let mut timings = Timings::default();
+            assert_eq!(
+                destination(&via(scheme), &literal, &mut timings).unwrap(),
+                Destination::new("::1", 80)
+            );
+            assert_eq!(timings.dns, None);
+        }
+    }
+
+    /// The tokio twin resolves with tokio's resolver (on a current-thread runtime too) to what
+    /// the blocking one gives. (Its deadline: `tests/async_resolution.rs`, with a real slow
+    /// resolver.)
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn the_async_destination_resolves_like_the_blocking_one() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let via = |url: &str| SelectedProxy {
+            url: ProxyUrl::parse(url).unwrap(),
+            source: ProxySource::Config,
+        };
+        let config = ClientConfig::new("ws://localhost:9001/").unwrap();
+        runtime.block_on(async {
+            for scheme in ["socks4://p", "socks5://p", "socks5h://p"] {
+                let mut timings = Timings::default();
+                let deadline = Some(tokio::time::Instant::now() + Duration::from_secs(10));
+                let got = destination_async(&via(scheme), &config, deadline, &mut timings)
+                    .await
+                    .unwrap();
+                let blocking = destination(&via(scheme), &config.target, &mut Timings::default());
+                assert_eq!(got, blocking.unwrap(), "{scheme}");
+                assert_eq!(timings.dns.is_some(), scheme != "socks5h://p", "{scheme}");
+            }
+        });
     }
 
     #[test]
