@@ -16,10 +16,14 @@ mod trace;
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = flags::Cli::parse();
+    let cli = match flags::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     let result = match cli.command {
         flags::Command::Demo => demo::run(),
         flags::Command::Connect(args) => connect::run(&args),
@@ -30,8 +34,44 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            print::error(&err);
+            print::error(&redacted(err));
             ExitCode::from(flags::EXIT_FAILURE)
         }
+    }
+}
+
+/// Prints a command-line usage error (exit status 2) with secrets in URLs hidden: clap quotes
+/// the argument it could not use, which may be a URL with credentials or a token in its query
+/// (`sockeye 'wss://u:pw@host/'`, `sockeye connect URL URL2`, `--max-time URL`). Help and the
+/// version print as clap prints them.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    // Plain text: colour codes next to a URL would hide where it ends.
+    eprint!("{}", shown(&err.render().to_string()));
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(flags::EXIT_FAILURE))
+}
+
+/// An error and its causes, each with secrets in URLs hidden (see [`shown`]).
+fn redacted(err: anyhow::Error) -> anyhow::Error {
+    let mut messages = err.chain().map(|cause| shown(&cause.to_string())).rev();
+    let root = anyhow::Error::msg(messages.next().unwrap_or_default());
+    messages.fold(root, anyhow::Error::context)
+}
+
+/// Text for stderr: URL credentials and secret parameters hidden with the library's
+/// [`sockeye::redact::text`], unless `--show-secrets` is among the arguments (looked for in
+/// the raw arguments, since the error may be that they do not parse).
+fn shown(text: &str) -> String {
+    if std::env::args_os().any(|arg| arg == "--show-secrets") {
+        text.to_string()
+    } else {
+        sockeye::redact::text(text).into_owned()
     }
 }

@@ -9,11 +9,11 @@
 //!   accept are what a handshake diagnosis needs);
 //! - credentials in URLs: `user:pass@` becomes `user:[redacted]@`, a lone `token@` becomes
 //!   `[redacted]@`;
-//! - query (and fragment) parameters whose name looks like a secret, case-insensitively and with
-//!   `-`, `_`, `.` or camelCase between the words: `token`, `access_token`, `refresh_token`,
-//!   `id_token`, `key`, `api_key`, `apikey`, `password`, `passwd`, `pwd`, `secret`,
-//!   `client_secret`, `jwt`, `sig`, `signature`, `auth`, `session`, `sid`, `credential`,
-//!   `X-Amz-Signature`…;
+//! - query, fragment and path (`;jsessionid=…`) parameters whose name looks like a secret
+//!   ([`is_secret_param`] has the rule and the lists): `token`, `access_token`, `id_token`,
+//!   `refresh_token`, `code` (an OAuth authorization code), `api_key`, `key`, `secret`,
+//!   `client_secret`, `password`, `sig`, `X-Amz-Signature`, `X-Amz-Credential`,
+//!   `X-Goog-Signature`, `session`, `sid`, `jwt`, `ticket`, `otp`…;
 //! - JSON Web Tokens (`eyJ…`.`…`.`…`) and Kubernetes bearer subprotocols
 //!   (`base64url.bearer.authorization.k8s.io.…`) in other header values.
 //!
@@ -42,7 +42,8 @@ use std::cell::Cell;
 /// What a secret is replaced with.
 pub use sockeye_proto::handshake::headers::REDACTED;
 
-/// Words that make a query parameter or header name a secret, wherever they appear in the name.
+/// Words that make a query parameter or header name a secret, wherever they appear in the name
+/// (`X-Amz-Signature`, `client_assertion`, `oauth_verifier`, `AWSAccessKeyId`).
 const SECRET_WORDS: &[&str] = &[
     "token",
     "secret",
@@ -51,30 +52,39 @@ const SECRET_WORDS: &[&str] = &[
     "pwd",
     "pass",
     "passphrase",
+    "passcode",
+    "pin",
+    "otp",
     "apikey",
+    "key",
     "jwt",
     "sig",
     "signature",
+    "hmac",
     "auth",
     "authorization",
+    "credential",
+    "credentials",
+    "assertion",
+    "verifier",
+    "ticket",
     "session",
     "sessionid",
     "sessid",
     "sid",
-    "key",
-    "credential",
-    "credentials",
     "cookie",
     "bearer",
-    "otp",
 ];
 
-/// Endings that make a name a secret when it is written as one word (`accesstoken`, `APIKEY`).
+/// Endings that make a name a secret when it is written as one word (`accesstoken`, `APIKEY`,
+/// `jsessionid`, `totp`). `key` is not one: `monkey`, `hotkey` and `turkey` are no secrets.
 const SECRET_SUFFIXES: &[&str] = &[
     "token",
     "secret",
     "password",
     "passwd",
+    "passcode",
+    "otp",
     "apikey",
     "accesskey",
     "secretkey",
@@ -87,6 +97,21 @@ const SECRET_SUFFIXES: &[&str] = &[
     "credentials",
 ];
 
+/// Names that are secrets only as the whole name, because the word alone is common in ordinary
+/// parameters: `code` is an OAuth authorization code (RFC 6749 §4.1.2), but `country_code`
+/// and `code_lang` are not secrets; likewise the device code of RFC 8628, the PKCE verifier of
+/// RFC 7636 and SAML's responses and artifacts in the redirect binding.
+const SECRET_NAMES: &[&str] = &[
+    "code",
+    "devicecode",
+    "codeverifier",
+    "samlresponse",
+    "samlart",
+];
+
+/// Names with a secret word that say what kind of secret another parameter holds, not the
+/// secret itself: OAuth's `token_type=Bearer` (RFC 6749 §5.1) and `token_type_hint` (RFC 7009).
+const PUBLIC_NAMES: &[&str] = &["tokentype", "tokentypehint"];
 /// Header names that are secrets whatever the heuristics say (defined once, in the core).
 use sockeye_proto::handshake::headers::CREDENTIAL_HEADERS as SECRET_HEADERS;
 
@@ -100,21 +125,43 @@ const PUBLIC_HEADERS: &[&str] = &[
 
 /// True if a query parameter (or cookie, or form field) with this name holds a secret.
 ///
-/// The name may be percent-encoded; the match ignores case and the separators `-`, `_`, `.`
-/// and camelCase.
+/// The name may be percent-encoded. It is split into words at `-`, `_`, `.`, spaces, brackets
+/// and camelCase, and compared in lower case. It is a secret when
+///
+/// - one of its words is a secret word: `token`, `secret`, `password`, `passwd`, `pwd`, `pass`,
+///   `passphrase`, `passcode`, `pin`, `otp`, `apikey`, `key`, `jwt`, `sig`, `signature`,
+///   `hmac`, `auth`, `authorization`, `credential(s)`, `assertion`, `verifier`, `ticket`,
+///   `session`, `sessionid`, `sessid`, `sid`, `cookie`, `bearer` (so `access_token`,
+///   `X-Amz-Credential`, `X-Goog-Signature`, `subscription-key`, `client_assertion`);
+/// - written as one word, it ends in a secret: `…token`, `…secret`, `…password`, `…passwd`,
+///   `…passcode`, `…otp`, `…apikey`, `…accesskey`, `…secretkey`, `…privatekey`, `…authkey`,
+///   `…signature`, `…sessionid`, `…sessid`, `…credential(s)` (so `accesstoken`, `APIKEY`,
+///   `jsessionid`, `totp`);
+/// - the whole name is `code` (an OAuth authorization code), `device_code`, `code_verifier`,
+///   `SAMLResponse` or `SAMLart`: as a word among others `code` is ordinary (`country_code`).
+///
+/// Whole words, not substrings: `keyboard`, `monkey`, `hotkeys`, `passenger`, `author`,
+/// `signal`, `design` and `spinner` stay visible. Left visible on purpose: OAuth's `state` and
+/// OpenID's `nonce` (values the client made up to check the answer, which grant nothing and are
+/// what one compares when a login callback fails), `code_challenge` (a hash, public by design)
+/// and `token_type` / `token_type_hint` (`Bearer`, `refresh_token`: a kind, not a token).
 pub fn is_secret_param(name: &str) -> bool {
     let decoded = percent_decode(name);
     let words = words(&decoded);
+    let joined: String = words.concat();
+    if PUBLIC_NAMES.contains(&joined.as_str()) {
+        return false;
+    }
     if words
         .iter()
         .any(|word| SECRET_WORDS.contains(&word.as_str()))
     {
         return true;
     }
-    let joined: String = words.concat();
-    SECRET_SUFFIXES
-        .iter()
-        .any(|suffix| joined.ends_with(suffix))
+    SECRET_NAMES.contains(&joined.as_str())
+        || SECRET_SUFFIXES
+            .iter()
+            .any(|suffix| joined.ends_with(suffix))
 }
 
 /// True if the value of the header `name` holds a secret.
@@ -232,25 +279,40 @@ pub fn url(input: &str) -> Cow<'_, str> {
     }
 }
 
-/// Hides the secret parameters of the query (after `?`) and of the fragment (after `#`).
+/// Hides the secret parameters of the query (after `?`), of the fragment (after `#`) and of
+/// the path (`;name=value` in a segment, as in `/app;jsessionid=…/page`).
 fn redact_params_after(text: &str) -> Cow<'_, str> {
-    let Some(start) = text.find(['?', '#']) else {
+    let Some(start) = text.find(['?', '#', ';']) else {
         return Cow::Borrowed(text);
     };
     let mut out = String::with_capacity(text.len() + REDACTED.len());
     out.push_str(&text[..=start]);
     let mut changed = false;
+    let mut in_path = text.as_bytes()[start] == b';';
+    // In the path only what follows a ';' is a parameter; a segment after '/' is not.
+    let mut piece_is_param = true;
     let mut piece_start = start + 1;
-    let separators = text[start + 1..]
+    let mut pieces = text[start + 1..]
         .char_indices()
-        .map(|(at, c)| (start + 1 + at, Some(c)))
-        .filter(|(_, c)| matches!(c, Some('&' | ';' | '#')))
-        .chain([(text.len(), None)]);
-    for (at, separator) in separators {
-        changed |= push_param(&mut out, &text[piece_start..at]);
-        if let Some(separator) = separator {
-            out.push(separator);
+        .map(|(at, c)| (start + 1 + at, c));
+    loop {
+        let end = pieces.find(|&(_, c)| match c {
+            ';' | '#' => true,
+            '&' => !in_path,
+            '/' | '?' => in_path,
+            _ => false,
+        });
+        let at = end.map_or(text.len(), |(at, _)| at);
+        let piece = &text[piece_start..at];
+        if piece_is_param {
+            changed |= push_param(&mut out, piece);
+        } else {
+            out.push_str(piece);
         }
+        let Some((_, separator)) = end else { break };
+        out.push(separator);
+        in_path &= !matches!(separator, '?' | '#');
+        piece_is_param = separator != '/';
         piece_start = at + 1;
     }
     if changed {
@@ -632,6 +694,174 @@ mod tests {
             Cow::Borrowed(_)
         ));
         assert!(matches!(text("nothing to see"), Cow::Borrowed(_)));
+    }
+
+    /// Each credential parameter real services put in URLs, as they spell it.
+    #[test]
+    fn credential_parameters_of_real_services_are_hidden() {
+        for name in [
+            // OAuth 2.0 and OpenID Connect (RFC 6749, 8628, 7636, 7523)
+            "code",
+            "Code",
+            "CODE",
+            "access_token",
+            "id_token",
+            "refresh_token",
+            "id_token_hint",
+            "device_code",
+            "code_verifier",
+            "client_secret",
+            "client_assertion",
+            "oauth_token",
+            "oauth_verifier",
+            "oauth_signature",
+            // API keys and generic credentials
+            "token",
+            "auth",
+            "authorization",
+            "api_key",
+            "apikey",
+            "api-key",
+            "apiKey",
+            "API_KEY",
+            "key",
+            "subscription-key",
+            "secret",
+            "password",
+            "passwd",
+            "pwd",
+            "passcode",
+            "pin",
+            "otp",
+            "totp",
+            "jwt",
+            "ticket",
+            "hmac",
+            // Signed URLs: AWS SigV4 and SigV2, Azure SAS, Google Cloud Storage
+            "sig",
+            "signature",
+            "Signature",
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+            "X-Amz-Security-Token",
+            "AWSAccessKeyId",
+            "X-Goog-Signature",
+            "X-Goog-Credential",
+            // Sessions
+            "session",
+            "sessionid",
+            "session_id",
+            "sid",
+            "jsessionid",
+            "PHPSESSID",
+            "SAMLResponse",
+            "SAMLart",
+        ] {
+            assert!(is_secret_param(name), "{name} should be a secret");
+            let url_text = format!("https://svc.example/cb?room=7&{name}=SeCrEt&page=2");
+            let shown = url(&url_text);
+            assert_eq!(
+                shown,
+                format!("https://svc.example/cb?room=7&{name}=[redacted]&page=2"),
+                "{name}"
+            );
+        }
+    }
+
+    /// Names that contain a secret word's letters but not the word, and the OAuth parameters
+    /// that are not credentials.
+    #[test]
+    fn look_alikes_and_non_credentials_stay_visible() {
+        for name in [
+            "keyboard",
+            "monkey",
+            "turkey",
+            "hotkeys",
+            "keyword",
+            "passenger",
+            "bypass",
+            "compass",
+            "author",
+            "authority",
+            "signal",
+            "design",
+            "spinner",
+            "pinned",
+            "tokenizer_lang",
+            "secretary_name",
+            "country_code",
+            "code_lang",
+            "zip_code",
+            "status_code",
+            "codec",
+            "barcode",
+            "state",
+            "nonce",
+            "code_challenge",
+            "code_challenge_method",
+            "token_type",
+            "token_type_hint",
+            "redirect_uri",
+            "scope",
+            "response_type",
+            "client_id",
+            "expires",
+            "X-Amz-Date",
+            "X-Amz-Expires",
+            "sp",
+            "sv",
+            "se",
+        ] {
+            assert!(!is_secret_param(name), "{name} should stay visible");
+            let url_text = format!("https://svc.example/cb?{name}=visible");
+            assert_eq!(url(&url_text), url_text, "{name}");
+        }
+    }
+
+    #[test]
+    fn oauth_callbacks_hide_the_code_and_keep_the_state() {
+        assert_eq!(
+            url("https://app.example/callback?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz"),
+            "https://app.example/callback?code=[redacted]&state=xyz"
+        );
+        assert_eq!(
+            url("https://app.example/cb#state=1&id_token=eyJ.x.y&token_type=Bearer"),
+            "https://app.example/cb#state=1&id_token=[redacted]&token_type=Bearer"
+        );
+        assert_eq!(
+            text("redirected to https://app.example/cb?code=abc&state=s (302)"),
+            "redirected to https://app.example/cb?code=[redacted]&state=s (302)"
+        );
+    }
+
+    #[test]
+    fn signed_urls_hide_their_signatures() {
+        assert_eq!(
+            url("https://b.s3.amazonaws.com/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20260101&X-Amz-Date=20260101T000000Z&X-Amz-Signature=abcd"),
+            "https://b.s3.amazonaws.com/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=[redacted]&X-Amz-Date=20260101T000000Z&X-Amz-Signature=[redacted]"
+        );
+        assert_eq!(
+            url("https://acct.blob.core.windows.net/c/b?sv=2022-11-02&se=2026-01-01&sp=r&sig=abc%3D"),
+            "https://acct.blob.core.windows.net/c/b?sv=2022-11-02&se=2026-01-01&sp=r&sig=[redacted]"
+        );
+    }
+
+    #[test]
+    fn path_parameters_hide_session_ids() {
+        assert_eq!(
+            url("wss://h.example/app;jsessionid=ABC123/feed?room=1"),
+            "wss://h.example/app;jsessionid=[redacted]/feed?room=1"
+        );
+        assert_eq!(
+            url("/chat;jsessionid=ABC;v=2?token=t&x=1"),
+            "/chat;jsessionid=[redacted];v=2?token=[redacted]&x=1"
+        );
+        // A path segment after '/' is not a parameter, nor is a path without ';'.
+        assert_eq!(url("/a;v=1/token=x"), "/a;v=1/token=x");
+        assert_eq!(url("/token=x/b"), "/token=x/b");
+        // '&' separates parameters in the query only.
+        assert_eq!(url("/a;v=1&token=x"), "/a;v=1&token=x");
+        assert!(matches!(url("/a;v=1/b?c=2#d"), Cow::Borrowed(_)));
     }
 
     #[test]
