@@ -18,7 +18,8 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use sockeye::tokio::{Listener, Peer, PeerHandle, PeerSendError, Server, ServerHandler};
 use sockeye::{
-    blocking, Accept, CloseCode, CloseFrame, Error, Message, Reject, Request, ServerConfig,
+    blocking, Accept, CloseCode, CloseFrame, Error, KeepaliveConfig, Message, Reject, Request,
+    ServerConfig,
 };
 
 use crate::flags::TraceArgs;
@@ -38,6 +39,25 @@ Modes:
               network buffers hold, is closed with 1008 (policy violation) \"too slow: could
               not keep up with the broadcast\" rather than left with a silent gap; if it does
               not answer that close within 5 seconds it is dropped. -v logs each one.
+
+Limits (what one client, or many, can make the server hold; docs/limits.md has them all):
+  --max-memory 256MiB          all connections together: buffers, messages in progress,
+                               inflated data, queues. Over it, the connections holding the most
+                               are closed (1009 if sending a message, 1008 if not reading)
+  --max-message-size 16MiB     one message, inflated size counted: 1009
+  frame size 16 MiB            one frame: 1009
+  --max-connections (none)     open connections; more get 503 after their request
+  --max-pending-handshakes 1024
+                               handshakes in progress; more wait in the listen backlog
+  --handshake-timeout 10       seconds for the TLS and WebSocket handshakes; then dropped
+  request head 16 KiB          431
+  --ping-interval 30           a ping after this much silence; no pong in --ping-timeout 30: 1011
+  --idle-timeout 120           no complete frame for this long: 1001. Also: a client that reads
+                               nothing while output waits for it this long is dropped
+  --message-timeout 60         a message not complete this long after its first byte: 1008
+  queue 1024 messages          per client, for broadcast; a full queue closes it with 1008
+  output 256 KiB               unwritten output above which a connection stops reading
+Timeouts take 0 to turn them off.
 
 On SIGINT or SIGTERM the server stops accepting, closes every connection with 1001 (going away),
 waits up to --shutdown-timeout seconds for the close handshakes, then exits 0; a second signal
@@ -62,13 +82,37 @@ pub(crate) struct ServeArgs {
     #[arg(long = "subprotocol", value_name = "NAME")]
     pub(crate) subprotocols: Vec<String>,
     /// Largest message accepted (bytes; K, KiB, M, MiB suffixes allowed); a larger one closes the
-    /// connection with 1009 (message too big). Default: 64 MiB.
+    /// connection with 1009 (message too big). Default: 16 MiB.
     #[arg(long = "max-message-size", value_name = "SIZE", value_parser = parse_size)]
     pub(crate) max_message_size: Option<usize>,
-    /// Refuse handshakes with 503 while this many connections are open.
+    /// Memory budget for all connections together (bytes; K, M, G suffixes allowed): buffers,
+    /// messages in progress, inflated data, queues. When it is exceeded, the connections holding
+    /// the most are closed (1009 while sending a message, 1008 when not reading).
+    #[arg(long = "max-memory", value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
+    pub(crate) max_memory: usize,
+    /// Refuse handshakes with 503 while this many connections are open (handshakes in progress
+    /// do not count: see --max-pending-handshakes).
     #[arg(long = "max-connections", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_connections: Option<u32>,
+    /// How many clients may be in their handshake at once; more wait in the listen backlog.
+    #[arg(long = "max-pending-handshakes", value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_pending_handshakes: u32,
+    /// Seconds without a complete frame from a client (and no message in progress) before it is
+    /// closed with 1001; with pings on, a live client never gets there. 0: never.
+    #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
+    pub(crate) idle_timeout: f64,
+    /// Seconds a message may take from its first byte to its last before the connection is
+    /// closed with 1008 (trickling a frame one byte at a time holds nothing for long). 0: no limit.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub(crate) message_timeout: f64,
+    /// Ping a client after this many seconds of silence. 0: no pings.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub(crate) ping_interval: f64,
+    /// Close a client (1011) whose pong does not come within this many seconds of a ping.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub(crate) ping_timeout: f64,
     /// Decline permessage-deflate (RFC 7692): the response to an offer carries no
     /// Sec-WebSocket-Extensions, so every connection runs uncompressed. By default the server
     /// accepts it. For measuring the raw framing, reading payloads in a packet capture, or
@@ -114,6 +158,8 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(limit) = args.max_message_size {
         config.protocol.max_message_size = limit;
     }
+    config.max_memory = Some(args.max_memory);
+    config.keepalive = keepalive(args)?;
     if args.no_compression {
         config.compression = None;
     }
@@ -138,6 +184,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         if let Some(limit) = args.max_connections {
             server = server.max_connections(limit as usize);
         }
+        server = server.max_pending_handshakes(args.max_pending_handshakes as usize);
         // Signals are caught before the URL is printed: a SIGTERM right after it is graceful.
         stop_on_signals(server.shutdown_handle(), shared.clone(), shutdown_timeout)?;
         println!("listening on {url}");
@@ -158,6 +205,28 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Pings and receive timeouts from `--ping-interval`, `--ping-timeout`, `--idle-timeout` and
+/// `--message-timeout`; `None` when all are off.
+fn keepalive(args: &ServeArgs) -> anyhow::Result<Option<KeepaliveConfig>> {
+    let mut keepalive = KeepaliveConfig::server_default();
+    keepalive.ping_interval = optional_seconds(args.ping_interval, "--ping-interval")?;
+    keepalive.ping_timeout = seconds(args.ping_timeout, "--ping-timeout")?;
+    keepalive.idle_timeout = optional_seconds(args.idle_timeout, "--idle-timeout")?;
+    keepalive.message_timeout = optional_seconds(args.message_timeout, "--message-timeout")?;
+    let any = keepalive.ping_interval.is_some()
+        || keepalive.idle_timeout.is_some()
+        || keepalive.message_timeout.is_some();
+    Ok(any.then_some(keepalive))
+}
+
+/// A number of seconds, 0 meaning "off".
+fn optional_seconds(value: f64, flag: &str) -> anyhow::Result<Option<Duration>> {
+    if value == 0.0 {
+        return Ok(None);
+    }
+    seconds(value, flag).map(Some)
+}
+
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     if !(value.is_finite() && value > 0.0) {
         bail!("{flag} must be a positive number of seconds, not {value}");
@@ -165,7 +234,8 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(value))
 }
 
-/// `--max-message-size`: bytes, or a number with K, KiB, M or MiB (powers of 1024).
+/// `--max-message-size`, `--max-memory`: bytes, or a number with K, KiB, M, MiB, G or GiB
+/// (powers of 1024).
 fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
@@ -176,9 +246,10 @@ fn parse_size(text: &str) -> Result<usize, String> {
         "" | "b" => 1,
         "k" | "kib" | "kb" => 1 << 10,
         "m" | "mib" | "mb" => 1 << 20,
+        "g" | "gib" | "gb" => 1 << 30,
         _ => {
             return Err(format!(
-                "{unit:?} is not a size unit (use K, KiB, M or MiB)"
+                "{unit:?} is not a size unit (use K, KiB, M, MiB, G or GiB)"
             ))
         }
     };

@@ -21,10 +21,12 @@ pub(crate) struct Budget {
     members: Mutex<HashMap<u64, Arc<Member>>>,
 }
 
-/// One connection's share.
+/// One connection's share: what its connection holds, plus what waits in its queue.
 #[derive(Debug, Default)]
 struct Member {
     held: AtomicUsize,
+    connection: AtomicUsize,
+    queued: AtomicUsize,
     evicted: AtomicBool,
     evict: Notify,
 }
@@ -36,11 +38,6 @@ impl Budget {
             used: AtomicUsize::new(0),
             members: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// The budget in bytes.
-    pub(crate) fn limit(&self) -> usize {
-        self.limit
     }
 
     /// Bytes held by all connections together.
@@ -63,7 +60,8 @@ impl Budget {
     }
 
     /// Tells the connections holding the most to close, until the rest fit in 7/8 of the budget.
-    fn evict(&self) {
+    /// Among equals the reporter goes first: it is running, so it can let go at once.
+    fn evict(&self, reporter: &Arc<Member>) {
         let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
         let mut candidates = Vec::with_capacity(members.len());
         let mut releasing = 0usize;
@@ -72,7 +70,7 @@ impl Budget {
             if member.evicted.load(Ordering::Relaxed) {
                 releasing += held;
             } else if held > 0 {
-                candidates.push((held, member));
+                candidates.push((held, Arc::ptr_eq(member, reporter), member));
             }
         }
         let used = self.used().saturating_sub(releasing);
@@ -80,8 +78,8 @@ impl Budget {
             return;
         }
         let mut to_free = used - self.limit / 8 * 7;
-        candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        for (held, member) in candidates {
+        candidates.sort_unstable_by_key(|&(held, reporter, _)| std::cmp::Reverse((held, reporter)));
+        for (held, _, member) in candidates {
             if to_free == 0 {
                 break;
             }
@@ -101,13 +99,48 @@ pub(crate) struct Share {
 }
 
 impl Share {
-    /// The connection now holds `held` bytes.
-    pub(crate) fn report(&self, held: usize) {
+    /// The connection itself ([`Connection::memory_use`](sockeye_proto::Connection::memory_use))
+    /// now holds `bytes`.
+    pub(crate) fn report_connection(&self, bytes: usize) {
+        let queued = self.member.queued.load(Ordering::Relaxed);
+        self.member.connection.store(bytes, Ordering::Relaxed);
+        self.report(bytes + queued);
+    }
+
+    /// The connection's queue now holds `bytes`.
+    pub(crate) fn report_queued(&self, bytes: usize) {
+        let connection = self.member.connection.load(Ordering::Relaxed);
+        self.member.queued.store(bytes, Ordering::Relaxed);
+        self.report(connection + bytes);
+    }
+
+    /// True once the budget has asked this connection to close.
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.member.evicted.load(Ordering::Relaxed)
+    }
+
+    /// The budget's limit.
+    pub(crate) fn limit(&self) -> usize {
+        self.budget.limit
+    }
+
+    /// Bytes held, as last reported.
+    pub(crate) fn held(&self) -> usize {
+        self.member.held.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held in the queue, as last reported.
+    pub(crate) fn queued(&self) -> usize {
+        self.member.queued.load(Ordering::Relaxed)
+    }
+
+    /// The connection now holds `held` bytes in all.
+    fn report(&self, held: usize) {
         let before = self.member.held.swap(held, Ordering::Relaxed);
         if held > before {
             let used = self.budget.used.fetch_add(held - before, Ordering::Relaxed) + held - before;
             if used > self.budget.limit {
-                self.budget.evict();
+                self.budget.evict(&self.member);
             }
         } else if held < before {
             self.budget.used.fetch_sub(before - held, Ordering::Relaxed);

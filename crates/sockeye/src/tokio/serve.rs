@@ -23,7 +23,6 @@ use futures_util::FutureExt;
 use sockeye_proto::connection::close::MAX_CLOSE_REASON_BYTES;
 use sockeye_proto::connection::OUTPUT_HIGH_WATER;
 use sockeye_proto::handshake::{Accept, Reject, Request};
-use sockeye_proto::ProtocolError;
 use sockeye_proto::{CloseCode, CloseFrame, Message};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -679,12 +678,14 @@ async fn run_connection<H: ServerHandler>(
         id,
         capacity: shared.peer_queue,
     };
-    let share = shared.budget.as_ref().map(|budget| budget.join(id));
-    let mut evicted = pin!(match &share {
-        Some(share) => share.evicted().left_future(),
+    let mut evicted = pin!(match shared.budget.as_ref().map(|budget| budget.join(id)) {
+        Some(share) => {
+            let evicted = share.evicted();
+            socket.set_budget(share);
+            evicted.left_future()
+        }
         None => std::future::pending().right_future(),
     });
-    let mut reported = 0;
     handler.on_open(
         &mut Peer {
             socket: &mut socket,
@@ -706,11 +707,11 @@ async fn run_connection<H: ServerHandler>(
     let mut stall_mark = None;
     let (mut stopping, mut close_taken, mut closing) = (false, false, false);
     loop {
-        if let Some(share) = &share {
-            let held = socket.connection().memory_use() + mailbox.queued();
-            if held != reported {
-                share.report(held);
-                reported = held;
+        socket.report_memory();
+        if let Some(share) = socket.budget() {
+            let queued = mailbox.queued();
+            if queued != share.queued() {
+                share.report_queued(queued);
             }
         }
         // A close this side started must be answered in time (shutdown has its own wait).
@@ -791,15 +792,12 @@ async fn run_connection<H: ServerHandler>(
                 return;
             }
             () = &mut evicted => {
-                let (held, budget) = (reported, shared.budget.as_ref().map_or(0, |b| b.limit()));
-                let output = socket.connection().pending_output_len() + mailbox.queued();
-                let receiving = output * 2 < held;
-                let error = socket.connection_mut().abort(ProtocolError::MemoryBudgetExceeded {
-                    held,
-                    budget,
-                    receiving,
-                });
-                if receiving {
+                // The connection fails as it reports (see `WebSocketStream::report_memory`).
+                socket.report_memory();
+                let Some(error) = socket.connection().failure().cloned() else {
+                    continue;
+                };
+                if error.close_code() == CloseCode::MessageTooBig {
                     // The 1009 goes out, best effort and briefly: the client is sending, not
                     // necessarily reading.
                     let _ = tokio::time::timeout(Duration::from_secs(1), socket.flush()).await;

@@ -16,6 +16,7 @@ use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Stage};
+use crate::tokio::budget::Share;
 use crate::tokio::split::{WebSocketReader, WebSocketWriter};
 
 /// Smallest free space offered to a read. An idle connection holds about this much.
@@ -49,6 +50,9 @@ pub struct WebSocketStream<S> {
     /// Armed while the core holds buffers grown past the idle size: when it fires, buffers that
     /// are empty then go back to the allocator (see [`IDLE_RELEASE_AFTER`]).
     release_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A server's memory budget, told what the core holds each time it is about to wait
+    /// (a message arriving grows inside one read, which never returns to the server's loop).
+    budget: Option<(Share, usize)>,
 }
 
 impl<S> std::fmt::Debug for WebSocketStream<S> {
@@ -77,6 +81,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             keepalive: None,
             keepalive_timer: None,
             release_timer: None,
+            budget: None,
+        }
+    }
+
+    /// Counts this connection in a server's memory budget.
+    pub(crate) fn set_budget(&mut self, share: Share) {
+        self.budget = Some((share, 0));
+        self.report_memory();
+    }
+
+    /// The budget share, if the connection has one.
+    pub(crate) fn budget(&self) -> Option<&Share> {
+        self.budget.as_ref().map(|(share, _)| share)
+    }
+
+    /// Tells the budget what the core holds now, if it changed. When the budget picks this
+    /// connection to close, it fails at once (its memory goes back before anything else runs):
+    /// [`ProtocolError::MemoryBudgetExceeded`](sockeye_proto::ProtocolError::MemoryBudgetExceeded).
+    pub(crate) fn report_memory(&mut self) {
+        let Some((share, reported)) = &mut self.budget else {
+            return;
+        };
+        let held = self.conn.memory_use();
+        if held != *reported {
+            *reported = held;
+            share.report_connection(held);
+        }
+        if share.is_evicted() && self.conn.failure().is_none() {
+            let held = share.held();
+            let output = self.conn.pending_output_len() + share.queued();
+            self.conn
+                .abort(sockeye_proto::ProtocolError::MemoryBudgetExceeded {
+                    held,
+                    budget: share.limit(),
+                    receiving: output * 2 < held,
+                });
+            let held = self.conn.memory_use();
+            *reported = held;
+            share.report_connection(held);
         }
     }
 
@@ -278,6 +321,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     }
                     self.poll_keepalive(cx)?;
                     self.poll_release(cx);
+                    self.report_memory();
                     ready!(self.poll_fill(cx))?;
                 }
                 Err(err) => {

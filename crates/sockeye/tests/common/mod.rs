@@ -212,6 +212,11 @@ impl Peer {
         }
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The child's stdin (only for [`Peer::spawn_with_stdin`]); `close_stdin` ends it.
     pub(crate) fn stdin(&mut self) -> &mut ChildStdin {
         self.stdin.as_mut().expect("stdin is piped")
