@@ -7,7 +7,10 @@
 //! - a ping flood against a client that never gets its pongs read keeps `sockeye connect` flat;
 //! - connections trickling a frame header one byte at a time are closed by `--message-timeout`;
 //! - idle connections are closed by `--idle-timeout`, and half-sent requests never take the
-//!   place of open connections (`--max-connections` counts finished handshakes only).
+//!   place of open connections (`--max-connections` counts finished handshakes only);
+//! - oversize headers, fragment floods, endless empty fragments, a finished compression bomb and
+//!   malformed frames fail at once with their close codes, the server's memory unmoved;
+//! - trickled and oversize request heads are cut off (handshake timeout, 431).
 //!
 //! The attackers are raw sockets written here, speaking just enough of RFC 6455 to get past
 //! the handshake. Everything binds 127.0.0.1 port 0, every wait is bounded.
@@ -435,4 +438,149 @@ fn idle_connections_and_half_sent_requests_do_not_lock_clients_out() {
         Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
     ));
     half_sent.clear();
+}
+
+/// Floods and oversize frames against one server: each fails at once with its close code,
+/// without the server buffering what the attacker announced, and the server's memory stays
+/// where it was.
+#[test]
+fn oversize_and_flooding_frames_fail_fast_with_bounded_memory() {
+    let (server, url) = serve(&["--message-timeout", "2", "--ping-interval", "0"]);
+    let address = address(&url);
+    let baseline = resident_memory(server.pid());
+    let started = Instant::now();
+
+    // A header announcing 2^63 - 1 bytes (the largest legal length): 1009, nothing reserved.
+    let (mut socket, _) = open_raw(&address, false);
+    let mut huge = vec![0x82, 0x80 | 127];
+    huge.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+    huge.extend_from_slice(&[1, 2, 3, 4]);
+    socket.write_all(&huge).unwrap();
+    assert_eq!(close_code(&mut socket, Duration::from_secs(5)), Ok(1009));
+
+    // A 64-bit length with its top bit set: 1002 (RFC 6455 section 5.2).
+    let (mut socket, _) = open_raw(&address, false);
+    let mut top = vec![0x82, 0x80 | 127];
+    top.extend_from_slice(&u64::MAX.to_be_bytes());
+    top.extend_from_slice(&[1, 2, 3, 4]);
+    socket.write_all(&top).unwrap();
+    assert_eq!(close_code(&mut socket, Duration::from_secs(5)), Ok(1002));
+
+    // A header announcing 1 GiB: 1009 before any payload.
+    let (mut socket, _) = open_raw(&address, false);
+    let mut big = vec![0x82, 0x80 | 127];
+    big.extend_from_slice(&(1u64 << 30).to_be_bytes());
+    big.extend_from_slice(&[1, 2, 3, 4]);
+    socket.write_all(&big).unwrap();
+    assert_eq!(close_code(&mut socket, Duration::from_secs(5)), Ok(1009));
+
+    // Fragments of 1 KiB, 20,000 of them (20 MiB): 1009 once the message passes 16 MiB.
+    let (mut socket, _) = open_raw(&address, false);
+    let first = frame(false, false, 0x2, &[7; 1024]);
+    let next = frame(false, false, 0x0, &[7; 1024]);
+    let mut flood = first.clone();
+    for _ in 0..1023 {
+        flood.extend_from_slice(&next);
+    }
+    for _ in 0..20 {
+        // Refused once the server has closed: the point of the limit.
+        if socket.write_all(&flood).is_err() {
+            break;
+        }
+        flood.clear();
+        for _ in 0..1024 {
+            flood.extend_from_slice(&next);
+        }
+    }
+    let code = close_code(&mut socket, Duration::from_secs(5)).ok();
+    assert_eq!(code, Some(1009));
+
+    // Empty continuation frames forever: the message never grows and never ends. The message
+    // timeout (2 s here) closes it with 1008.
+    let (mut socket, _) = open_raw(&address, false);
+    socket.write_all(&frame(false, false, 0x1, b"")).unwrap();
+    let empty = frame(false, false, 0x0, b"");
+    let flooding = Instant::now();
+    while flooding.elapsed() < Duration::from_secs(3) {
+        if socket.write_all(&empty.repeat(1000)).is_err() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(close_code(&mut socket, Duration::from_secs(5)), Ok(1008));
+
+    // A finished compressed message that inflates past the limit: 1009 as inflating crosses it.
+    let (mut socket, compressed) = open_raw(&address, true);
+    assert!(compressed);
+    socket
+        .write_all(&frame(true, true, 0x2, &deflate_zeros(64 * MIB)))
+        .unwrap();
+    assert_eq!(close_code(&mut socket, Duration::from_secs(10)), Ok(1009));
+
+    // A reserved opcode and an unmasked frame: 1002.
+    let (mut socket, _) = open_raw(&address, false);
+    socket.write_all(&frame(true, false, 0x3, b"x")).unwrap();
+    assert_eq!(close_code(&mut socket, Duration::from_secs(5)), Ok(1002));
+    let (mut socket, _) = open_raw(&address, false);
+    socket.write_all(&[0x82, 0x01, 0x00]).unwrap();
+    assert_eq!(close_code(&mut socket, Duration::from_secs(5)), Ok(1002));
+
+    let grown = resident_memory(server.pid()).saturating_sub(baseline);
+    eprintln!(
+        "floods and oversize frames handled in {:?}; server grew {} MiB",
+        started.elapsed(),
+        grown / MIB
+    );
+    assert!(grown < 64 * MIB, "the server kept {} MiB", grown / MIB);
+    assert_echo_works(&url);
+}
+
+/// Slow and oversize handshakes: a request head trickled byte by byte is dropped at the
+/// handshake timeout, one over 16 KiB gets 431 at once; honest clients are served meanwhile.
+#[test]
+fn slow_and_oversize_requests_are_cut_off() {
+    let (_server, url) = serve(&["--handshake-timeout", "1"]);
+    let address = address(&url);
+    let request = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+    let mut slow: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(&address).unwrap())
+        .collect();
+    let started = Instant::now();
+    for byte in request.bytes().take(8) {
+        for socket in &mut slow {
+            let _ = socket.write_all(&[byte]);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_echo_works(&url);
+    for socket in &mut slow {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut rest = Vec::new();
+        // Dropped without an answer: the read ends (EOF or reset).
+        match socket.read_to_end(&mut rest) {
+            Ok(_) => assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest)),
+            Err(err) => assert_ne!(err.kind(), ErrorKind::WouldBlock, "still open"),
+        }
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+
+    let mut oversize = TcpStream::connect(&address).unwrap();
+    oversize
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    oversize.write_all(request.as_bytes()).unwrap();
+    let filler = format!("X-Filler: {}\r\n", "a".repeat(1000));
+    // Writes may fail once the server has answered and closed.
+    for _ in 0..20 {
+        if oversize.write_all(filler.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = oversize.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }

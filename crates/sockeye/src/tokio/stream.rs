@@ -367,12 +367,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let timer = self
             .keepalive_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
+        // The deadline moves later with every read; the timer is moved only when it must fire
+        // sooner, or when it fired early (resetting it at every wait costs a timer-wheel
+        // update per message).
+        if deadline < timer.deadline() {
             timer.as_mut().reset(deadline);
         }
         if timer.as_mut().poll(cx).is_ready() {
-            // Due already: come back at once to act on it.
-            cx.waker().wake_by_ref();
+            if deadline <= tokio::time::Instant::now() {
+                // Due: come back at once to act on it.
+                cx.waker().wake_by_ref();
+            } else {
+                timer.as_mut().reset(deadline);
+                if timer.as_mut().poll(cx).is_ready() {
+                    cx.waker().wake_by_ref();
+                }
+            }
         }
         Ok(())
     }
