@@ -4,11 +4,11 @@
 //! and then spoiled or extended with arbitrary bytes; also 101 responses followed by frames.
 //!
 //! Checks, besides "never panics":
-//! - bounded buffering: while the handshake waits, the caller's buffer holds no more than the
-//!   head limit or the last read, whichever is larger (a refusal's body is taken out of the
-//!   buffer as it is read), and the handshake ends once [`MAX_BODY_READ`] bytes of a body were
-//!   read, however the body goes on (an endless chunk-size line, endless extensions, tiny
-//!   chunks);
+//! - bounded buffering: while the head is incomplete the caller's buffer holds no more than
+//!   `max_header_bytes`; while a refusal's body is read, no more than the last read (the body is
+//!   taken out of the buffer as it is read), and the handshake ends once
+//!   `MAX_ERROR_BODY_READ_BYTES` of the body were read, however it goes on (an endless
+//!   chunk-size line, endless extensions, tiny chunks);
 //! - a refusal keeps at most `MAX_ERROR_BODY_BYTES` of its body, and for a well-formed body
 //!   exactly its first bytes (chunked framing removed);
 //! - an accepted response leaves exactly the bytes after its head in the buffer.
@@ -216,16 +216,24 @@ fuzz_target!(|input: Input| {
         assert!(buf.len() <= before);
         assert_eq!(&buf[..], &stream[read - buf.len()..read]);
         match result {
-            Ok(None) => {
+            Ok(None) if handshake.refusal_pending() => {
+                // The body is taken out of the buffer as it is read.
                 assert!(
-                    buf.len() <= head_limit.max(piece.len()),
-                    "the caller holds {} bytes while the handshake waits (last read {})",
+                    buf.len() <= piece.len(),
+                    "the caller holds {} bytes while a refusal's body is read (last read {})",
                     buf.len(),
                     piece.len()
                 );
                 assert!(
                     read <= head_limit + MAX_BODY_READ + piece.len(),
                     "{read} bytes read and the handshake still waits (head limit {head_limit})"
+                );
+            }
+            Ok(None) => {
+                assert!(
+                    buf.len() <= head_limit,
+                    "the caller holds {} bytes of an unfinished head (limit {head_limit})",
+                    buf.len()
                 );
             }
             Ok(Some(response)) => {
@@ -246,6 +254,14 @@ fuzz_target!(|input: Input| {
         None => return,
     };
     let _ = (error.to_string(), error.http_status());
+    assert!(!handshake.refusal_pending());
+    if let HandshakeError::RefusalBodyUnfinished { body, .. } = &error {
+        assert!(
+            body.len() <= MAX_ERROR_BODY_BYTES,
+            "kept {} bytes of the body",
+            body.len()
+        );
+    }
     if let HandshakeError::UnexpectedStatus {
         status: got, body, ..
     } = &error

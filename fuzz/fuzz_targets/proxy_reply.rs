@@ -6,8 +6,10 @@
 //!   always the tail of what was read (consumed bytes never exceed the input, nothing is added);
 //! - a caller that reads no more than `read_limit` holds nothing past the reply once the tunnel
 //!   opens, and the tunnel's `reply` is exactly the bytes consumed last;
-//! - bounded buffering: such a caller never holds more than [`MAX_HELD`] bytes, whatever the
-//!   proxy sends (an endless header line, chunk-size line or body is refused, not buffered);
+//! - bounded buffering: such a caller holds no more than [`MAX_HELD`] bytes of an unfinished
+//!   head and no more than its last read of a refusal's body, and the handshake ends within
+//!   [`MAX_READ`] bytes, whatever the proxy sends (an endless header line, chunk-size line or
+//!   body is refused, not buffered);
 //! - errors are sticky, and `read_limit` is 0 after the tunnel opens or the handshake fails;
 //! - error texts and hints can be made for every error.
 //!
@@ -23,19 +25,21 @@ use bytes::BytesMut;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use sockeye_fuzz::{pieces, Repeat};
+use sockeye_proto::handshake::body::MAX_ERROR_BODY_READ_BYTES;
 use sockeye_proto::proxy::{
-    Credentials, Destination, ProxyHandshake, ProxyProtocol, MAX_REFUSAL_BODY_BYTES,
-    MAX_REPLY_HEAD_BYTES,
+    Credentials, Destination, ProxyHandshake, ProxyProtocol, MAX_REPLY_HEAD_BYTES,
 };
 
-/// The most a caller that obeys `read_limit` may have to hold: a whole reply head (the limit,
-/// and the one or two bytes read past it that show it was crossed) and a refusal body with its
-/// chunked framing. The body part allows 8 times the kept body for framing (a body of one-byte
-/// chunks costs six bytes a byte, `1\r\nX\r\n`); anything beyond is framing without limit.
-const MAX_HELD: usize = MAX_REPLY_HEAD_BYTES + 2 + 8 * MAX_REFUSAL_BODY_BYTES;
+/// The most a caller that obeys `read_limit` may have to hold while the reply head is
+/// incomplete: the limit, and the one or two bytes read past it that show it was crossed.
+const MAX_HELD: usize = MAX_REPLY_HEAD_BYTES + 2;
+
+/// The most of a reply read before the handshake ends: the head and the refusal body's read
+/// cap (`MAX_ERROR_BODY_READ_BYTES`, framing included).
+const MAX_READ: usize = MAX_HELD + MAX_ERROR_BODY_READ_BYTES;
 
 /// Longest reply a run builds (prefix, bytes and repeats together).
-const MAX_STREAM: usize = 2 * MAX_HELD;
+const MAX_STREAM: usize = 2 * MAX_READ;
 
 #[derive(Arbitrary, Debug)]
 enum Target {
@@ -152,10 +156,8 @@ fuzz_target!(|input: Input| {
         read += take;
         if input.obey_read_limit {
             assert!(
-                buf.len() <= MAX_HELD,
-                "{protocol}: the caller holds {} bytes of the reply (refusal pending: {}), more than {MAX_HELD}",
-                buf.len(),
-                handshake.refusal_pending(),
+                read <= MAX_READ,
+                "{protocol}: {read} bytes of the reply read and the handshake goes on (at most {MAX_READ})"
             );
         }
 
@@ -167,6 +169,20 @@ fuzz_target!(|input: Input| {
         let consumed_now = before - buf.len();
         match result {
             Ok(None) => {
+                if input.obey_read_limit && handshake.refusal_pending() {
+                    // A refusal's body is taken out of the buffer as it is read.
+                    assert!(
+                        buf.len() <= take,
+                        "{protocol}: {} bytes of a refusal's body held",
+                        buf.len()
+                    );
+                } else if input.obey_read_limit {
+                    assert!(
+                        buf.len() <= MAX_HELD,
+                        "{protocol}: the caller holds {} bytes of the reply, more than {MAX_HELD}",
+                        buf.len()
+                    );
+                }
                 // Progress: bytes were read or consumed, or there is something to send.
                 assert!(
                     take > 0 || consumed_now > 0 || !handshake.pending_output().is_empty(),
