@@ -33,7 +33,7 @@ pub(crate) fn config(args: &ConnectArgs) -> anyhow::Result<ClientConfig> {
         .handshake_timeout(seconds(args.handshake_timeout, "--handshake-timeout")?);
     for header in &args.headers {
         let Some((name, value)) = header.split_once(':') else {
-            bail!("--header {header:?} must look like \"Name: value\"");
+            bail!("{}", header_without_colon(header, args.trace.show_secrets));
         };
         config = config.header(name.trim(), value.trim());
     }
@@ -62,7 +62,11 @@ fn handshake_and_frame_options(
         config = config.user_agent(user_agent);
     }
     if let Some(cookie) = args.cookies.iter().find(|cookie| !cookie.contains('=')) {
-        bail!("--cookie {cookie:?} must look like \"name=value\" (cookie files are not read)");
+        if args.trace.show_secrets {
+            bail!("--cookie {cookie:?} must look like \"name=value\" (cookie files are not read)");
+        }
+        // A value without a name may be the session token itself: not quoted.
+        bail!("--cookie must look like \"name=value\" (cookie files are not read); one given has no '=' (not shown: it may be a secret; --show-secrets shows it)");
     }
     if !args.cookies.is_empty() {
         config = config.cookie(args.cookies.join("; "));
@@ -96,6 +100,29 @@ fn handshake_and_frame_options(
         );
     }
     Ok(config)
+}
+
+/// The error for a `--header` without a colon. What follows the name may be a credential
+/// (`--header "Authorization Bearer x"`), so only the name is quoted, and nothing when there is
+/// no name to tell apart from the rest; `--show-secrets` quotes it whole.
+fn header_without_colon(header: &str, show_secrets: bool) -> String {
+    const FORM: &str = "must look like \"Name: value\"";
+    if show_secrets {
+        return format!("--header {header:?} {FORM}");
+    }
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let name_end = header.find(|c: char| !is_token(c)).unwrap_or(header.len());
+    let name = &header[..name_end];
+    // A name followed by something else, that looks like a name: not a lone token or key.
+    let shown = !name.is_empty()
+        && name_end < header.len()
+        && name.len() <= 64
+        && sockeye::redact::text(name) == name;
+    if shown {
+        format!("--header \"{name} …\" {FORM}: put a colon after the header name ({name}: …); the value is not shown, as it may be a secret")
+    } else {
+        format!("--header {FORM}; one given has no colon (not shown: it may be a secret; --show-secrets shows it)")
+    }
 }
 
 /// The TLS flags (wss://): CA file, client certificate, verification switches, SNI, timeout.

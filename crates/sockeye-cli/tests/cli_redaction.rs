@@ -130,6 +130,56 @@ fn invalid_proxy_urls_are_redacted() {
 }
 
 #[test]
+fn headers_and_cookies_without_their_separator_are_not_echoed() {
+    // `--header "Authorization Bearer …"` forgets the colon; the token stays hidden, the name
+    // says which header is meant.
+    for subcommand in ["connect", "probe"] {
+        let code = if subcommand == "probe" { 10 } else { 3 };
+        let run = |flag: &str, value: &str, expected: &str| {
+            assert_hidden(
+                &[subcommand, "ws://127.0.0.1:9/", flag, value],
+                code,
+                expected,
+            );
+        };
+        run(
+            "--header",
+            "Authorization Bearer hunter2pw",
+            "--header \"Authorization …\" must look like \"Name: value\": put a colon after the header name (Authorization: …)",
+        );
+        run(
+            "-H",
+            "X-Api-Key=tok3n-value",
+            "--header \"X-Api-Key …\" must look like \"Name: value\"",
+        );
+        // No name to tell apart from the value: nothing is quoted.
+        run(
+            "-H",
+            "0auth-c0de",
+            "--header must look like \"Name: value\"; one given has no colon",
+        );
+        run(
+            "--cookie",
+            "tok3n-value",
+            "--cookie must look like \"name=value\"",
+        );
+    }
+    let output = run(&[
+        "connect",
+        "ws://127.0.0.1:9/",
+        "-H",
+        "Authorization Bearer hunter2pw",
+        "--show-secrets",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("--header \"Authorization Bearer hunter2pw\" must look like"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn show_secrets_shows_them() {
     let output = run(&["connect", "ws://127.0.0.1:9/", URL, "--show-secrets"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
