@@ -91,6 +91,15 @@ pub enum Error {
         /// The configured limit.
         after: Duration,
     },
+    /// (Server) the client did not send its opening-handshake request in time: the request
+    /// was not complete within [`ServerConfig::handshake_timeout`](crate::ServerConfig::handshake_timeout)
+    /// (or, rarely, the client did not read the answer). [`Stage::Http`]. A client's own
+    /// handshake time running out is [`Error::Timeout`].
+    #[error("timed out after {after:?} waiting for the client's request: the client did not send its opening handshake in time (a slow or stalled client, or one that connects without speaking; handshake_timeout sets the limit)")]
+    RequestTimeout {
+        /// The configured limit.
+        after: Duration,
+    },
     /// The opening handshake failed.
     #[error("WebSocket handshake failed: {}{}", crate::redact::error_text(&.0.to_string()), crate::redact::error_text(&crate::redirect::location_hint(.0)))]
     Handshake(#[from] HandshakeError),
@@ -188,6 +197,8 @@ fn timeout_hint(stage: Stage) -> &'static str {
         Stage::Proxy => {
             " (the proxy did not open the tunnel in time: check the proxy URL, and that its scheme matches the proxy's protocol; a proxy answers only once it has reached the destination)"
         }
+        // Only clients report these: a server whose client is too slow reports
+        // `Error::RequestTimeout`.
         Stage::Http | Stage::Handshake => {
             " (the server accepted TCP but never answered the upgrade: is it a WebSocket endpoint, and is it ws:// vs wss:// correct?)"
         }
@@ -209,6 +220,7 @@ impl Error {
             Self::Dns { .. } => Stage::Dns,
             Self::Connect { .. } => Stage::Tcp,
             Self::Timeout { stage, .. } | Self::Io { stage, .. } => *stage,
+            Self::RequestTimeout { .. } => Stage::Http,
             Self::Handshake(err) => match err {
                 HandshakeError::UnexpectedStatus { .. }
                 | HandshakeError::RefusalBodyUnfinished { .. }
@@ -292,6 +304,10 @@ impl fmt::Debug for Error {
             Self::Timeout { stage, after } => f
                 .debug_struct("Timeout")
                 .field("stage", stage)
+                .field("after", after)
+                .finish(),
+            Self::RequestTimeout { after } => f
+                .debug_struct("RequestTimeout")
                 .field("after", after)
                 .finish(),
             Self::Handshake(err) => f

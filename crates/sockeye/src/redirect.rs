@@ -4,6 +4,7 @@
 //! fails, [`next_hop`] says whether the failure is a redirect to follow, and with which
 //! configuration.
 
+use sockeye_proto::handshake::Headers;
 use sockeye_proto::HandshakeError;
 use url::Url;
 
@@ -25,18 +26,20 @@ pub(crate) fn next_hop(
     error: Error,
     followed: usize,
 ) -> Result<ClientConfig, Error> {
-    let Error::Handshake(HandshakeError::UnexpectedStatus {
-        status, headers, ..
-    }) = &error
-    else {
+    let Error::Handshake(refused) = &error else {
+        return Err(error);
+    };
+    let Some((status, headers)) = refusal(refused) else {
         return Err(error);
     };
     let location = match headers.get("Location").map(str::trim) {
-        Some(location) if config.follow_redirects && REDIRECT_STATUSES.contains(status) => location,
+        Some(location) if config.follow_redirects && REDIRECT_STATUSES.contains(&status) => {
+            location
+        }
         _ => return Err(error),
     };
     let refuse = |why: String| Error::Redirect {
-        status: *status,
+        status,
         from: config.target.url.to_string(),
         location: location.to_string(),
         why,
@@ -79,6 +82,17 @@ pub(crate) fn next_hop(
     Ok(next_config)
 }
 
+/// The status and headers of a refusal of the upgrade: complete, or with a broken body (a
+/// redirect is followed all the same: its `Location` is in the head).
+fn refusal(error: &HandshakeError) -> Option<(u16, &Headers)> {
+    let status = error.refusal_status()?;
+    match error {
+        HandshakeError::UnexpectedStatus { headers, .. }
+        | HandshakeError::RefusalBodyUnfinished { headers, .. } => Some((status, headers)),
+        _ => None,
+    }
+}
+
 /// `location` resolved against the request URL, with `http(s)://` mapped to `ws(s)://`.
 pub(crate) fn resolve(target: &Target, location: &str) -> Result<Url, String> {
     // The base is the URL the request went to, as `ws(s)://Host/target`: that also works for
@@ -107,10 +121,8 @@ pub(crate) fn resolve(target: &Target, location: &str) -> Result<Url, String> {
 
 /// For an error message: where an unfollowed redirect points, and how to follow it.
 pub(crate) fn location_hint(error: &HandshakeError) -> String {
-    match error {
-        HandshakeError::UnexpectedStatus {
-            status, headers, ..
-        } if REDIRECT_STATUSES.contains(status) => match headers.get("Location") {
+    match refusal(error) {
+        Some((status, headers)) if REDIRECT_STATUSES.contains(&status) => match headers.get("Location") {
             Some(location) => format!(
                 " (it redirects to {:?}; set ClientConfig::follow_redirects, or pass -L to sockeye connect, to follow it)",
                 location.trim()

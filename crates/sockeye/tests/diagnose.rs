@@ -240,6 +240,63 @@ fn every_other_refusal_has_its_cause_and_hint() {
 }
 
 #[test]
+fn a_refusal_whose_body_is_broken_is_diagnosed_by_its_status() {
+    // A 401 whose chunked body stops before its last chunk: the same advice as a whole 401,
+    // and evidence naming the body's problem.
+    let refusal = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"chat\"\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nnot y";
+    let server = RawServer::start(Behaviour::Answer(refusal.into()));
+    let (err, diagnosis, _) = fail(config(&server.url("/")));
+    assert!(
+        matches!(
+            err,
+            Error::Handshake(sockeye::proto::HandshakeError::RefusalBodyUnfinished {
+                status: 401,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        (diagnosis.stage, diagnosis.cause.as_str()),
+        (Stage::Http, "status-401")
+    );
+    assert_has(&diagnosis, "status", "401 Unauthorized");
+    assert_has(&diagnosis, "www_authenticate", "Bearer");
+    assert_has(&diagnosis, "body", "not y");
+    assert_has(
+        &diagnosis,
+        "body_problem",
+        "cut short: its body stopped after",
+    );
+    assert_hint(
+        &diagnosis,
+        &["needs credentials and none were sent", "--oauth2-bearer"],
+    );
+    let (_, diagnosis, _) = fail(config(&server.url("/")).bearer_token("SECRET-TOKEN"));
+    assert_hint(
+        &diagnosis,
+        &["refused the credentials sent (Authorization: Bearer)"],
+    );
+
+    // A 403 with malformed chunked framing, and a 503 whose chunk-size line never ends.
+    let diagnosis = answered(
+        "HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "/",
+    );
+    assert_eq!(diagnosis.cause, "status-403");
+    assert_has(&diagnosis, "origin_sent", "none");
+    assert_has(&diagnosis, "body_problem", "malformed chunked framing");
+    let endless = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nTransfer-Encoding: chunked\r\n\r\n1;{}",
+        "x".repeat(4096)
+    );
+    let diagnosis = answered(&endless, "/");
+    assert_eq!(diagnosis.cause, "status-503");
+    assert_hint(&diagnosis, &["unavailable", "Retry-After: 5"]);
+    assert_has(&diagnosis, "body_problem", "never ended");
+}
+
+#[test]
 fn nginx_plain_http_to_https_port_means_wss() {
     let page = "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
     let diagnosis = answered(

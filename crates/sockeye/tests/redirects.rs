@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
@@ -176,6 +177,90 @@ fn the_redirect_limit_is_enforced() {
     let err = blocking::connect_with(config.max_redirects(0)).unwrap_err();
     assert!(matches!(err, Error::Redirect { .. }), "{err:?}");
     assert_eq!(seen(&requests, 1).len(), 1);
+}
+
+/// A raw server that answers every request with `response` and closes: a redirect whose body
+/// is broken (chunked framing that is malformed, or cut short). Returns `127.0.0.1:PORT`.
+fn raw_answer(response: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            stream.set_read_timeout(Some(LIMIT)).unwrap();
+            thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let _ = stream.write_all(response.as_bytes());
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let _ = std::io::copy(&mut stream, &mut std::io::sink());
+            });
+        }
+    });
+    base
+}
+
+#[test]
+fn a_redirect_whose_body_is_broken_is_still_followed() {
+    let (target, requests) = redirecting_server(&[]);
+    let bodies = [
+        // Malformed chunked framing.
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+        // A chunked body cut short: the server closes before its last chunk.
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nmov",
+        // Shorter than its Content-Length.
+        "Content-Length: 100\r\n\r\nmoved",
+    ];
+    for body in bodies {
+        let response: &'static str = Box::leak(
+            format!("HTTP/1.1 302 Found\r\nLocation: ws://{target}/new\r\n{body}").into_boxed_str(),
+        );
+        let base = raw_answer(response);
+        let url = format!("ws://{base}/old");
+
+        // Not followed unless asked: the refusal, its body problem, and where it points.
+        let err = blocking::connect(&url).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Handshake(HandshakeError::RefusalBodyUnfinished { status: 302, .. })
+            ),
+            "{body:?}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(&format!("ws://{target}/new")), "{message}");
+        assert!(message.contains("follow_redirects"), "{message}");
+        assert_eq!(err.diagnosis().cause, "status-302");
+
+        // Followed by both front-ends.
+        let config = ClientConfig::new(&url).unwrap().follow_redirects(true);
+        let (mut socket, response) = blocking::connect_with(config.clone()).unwrap();
+        assert!(
+            response.request.starts_with(b"GET /new HTTP/1.1\r\n"),
+            "{body:?}"
+        );
+        echo_once(&mut socket);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            tokio::time::timeout(LIMIT, async {
+                let (mut socket, _) = ws::connect_async_with(config).await.unwrap();
+                socket.send_text("async").await.unwrap();
+                assert_eq!(socket.read().await.unwrap(), Message::text("async"));
+            })
+            .await
+            .unwrap();
+        });
+        assert_eq!(seen(&requests, 2), ["/new", "/new"], "{body:?}");
+    }
 }
 
 #[cfg(feature = "tls")]

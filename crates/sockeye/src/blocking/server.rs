@@ -47,9 +47,9 @@ where
     S: Read + Write,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
+    // The stream's timeouts (set by the caller) running out: the client was too slow.
     let io_error = |err: io::Error| match err.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
-            stage: Stage::Http,
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::RequestTimeout {
             after: config.handshake_timeout.unwrap_or_default(),
         },
         _ => Error::io(Stage::Http, err),
@@ -75,7 +75,7 @@ where
             Err(err) => return Err(io_error(err)),
         };
         if read == 0 {
-            return Err(sockeye_proto::HandshakeError::ClosedDuringHandshake {
+            return Err(sockeye_proto::HandshakeError::RequestClosed {
                 received: buf.len(),
             }
             .into());

@@ -359,6 +359,11 @@ pub(crate) fn diagnose(error: &Error, cx: &Context<'_>) -> Diagnosis {
         Error::Dns { host, source } => dns(&mut b, host, source),
         Error::Connect { addr, source } => connect(&mut b, addr, source),
         Error::Timeout { stage, after } => timeout(&mut b, *stage, *after),
+        Error::RequestTimeout { after } => {
+            b.cause("request-timeout")
+                .fact("after", millis(*after))
+                .hint("the client connected but did not send a complete upgrade request within handshake_timeout: a slow or stalled client, or one that opens connections without speaking (a port scanner, a health check, a browser's pre-connect); raise handshake_timeout only if real clients need more time");
+        }
         Error::Handshake(err) => handshake(&mut b, err),
         Error::Redirect {
             status,
@@ -562,6 +567,15 @@ fn timeout(b: &mut Builder<'_, '_>, stage: Stage, after: Duration) {
     b.fact("after", millis(after));
     let ws = b.cx.secure() == Some(false);
     let (cause, hint): (String, String) = match stage {
+        Stage::Dns => {
+            let mut hint = String::from(
+                "the host name was not resolved in time: the DNS server does not answer or is slow; check the network connection and the resolver (/etc/resolv.conf), connect to an IP address, or raise --connect-timeout (connect_timeout), which resolving counts against",
+            );
+            if b.cx.facts.is_some_and(|facts| facts.proxy.is_some()) {
+                hint.push_str("; through a SOCKS proxy, socks5h:// lets the proxy resolve the name");
+            }
+            ("dns-timeout".into(), hint)
+        }
         Stage::Tcp => (
             "tcp-timeout".into(),
             "the host did not accept the connection in time: a firewall may drop the packets, or the host is down; check the address and port (or raise --connect-timeout)".into(),
@@ -619,6 +633,17 @@ fn handshake(b: &mut Builder<'_, '_>, err: &HandshakeError) {
             headers,
             body,
         } => http_status(b, *status, reason, headers, body),
+        HandshakeError::RefusalBodyUnfinished {
+            status,
+            reason,
+            headers,
+            body,
+            problem,
+        } => {
+            // The status is what matters: the same cause and hint as a complete refusal.
+            http_status(b, *status, reason, headers, body);
+            b.fact("body_problem", body_problem(problem));
+        }
         HandshakeError::BadUpgradeHeader { found } => {
             b.cause("upgrade-missing")
                 .status_line()
@@ -696,16 +721,46 @@ fn handshake(b: &mut Builder<'_, '_>, err: &HandshakeError) {
             };
             b.hint(hint);
         }
+        HandshakeError::RequestClosed { received } => {
+            b.cause("request-closed")
+                .fact("received_bytes", received.to_string());
+            b.hint(if *received == 0 {
+                "the client closed the connection without sending a request: a port scanner, a health check that only opens TCP, or a client that gave up"
+            } else {
+                "the client closed the connection before its request head ended: it gave up (its own timeout), crashed, or something in between cut the connection"
+            });
+        }
+        HandshakeError::RequestHeadTooLarge { limit } => {
+            b.cause("request-head-too-large")
+                .fact("limit", format!("{limit} bytes"))
+                .hint("the client's request head did not end within max_header_bytes (answered 431): raise it if real clients send that much (many or long cookies), else the client is not speaking HTTP or is hostile");
+        }
+        HandshakeError::MalformedRequest { why, preview } => {
+            b.cause("request-not-http")
+                .quote_escaped("first_bytes", preview)
+                .fact("why", why.clone());
+            b.hint(if tls_record(preview) {
+                "the client speaks TLS to this plain port (answered 400): it should use ws://, or the server should serve TLS here"
+            } else {
+                "the client's bytes are not an HTTP/1.1 request (answered 400): something other than a WebSocket client connected"
+            });
+        }
         HandshakeError::MethodNotGet(_)
         | HandshakeError::HttpVersionTooOld
         | HandshakeError::MissingHost
+        | HandshakeError::InvalidHost { .. }
+        | HandshakeError::RepeatedHeader { .. }
+        | HandshakeError::RequestBody { .. }
         | HandshakeError::RequestUpgradeHeader { .. }
         | HandshakeError::RequestConnectionHeader { .. }
         | HandshakeError::UnsupportedVersion { .. }
         | HandshakeError::InvalidKey { .. }
         | HandshakeError::SubprotocolNotOffered { .. } => {
-            b.cause("request-invalid")
-                .hint("the peer's request is not a valid WebSocket handshake; the message says which rule it breaks");
+            b.cause("request-invalid");
+            if let Some(status) = err.http_status() {
+                b.fact("answered", status.to_string());
+            }
+            b.hint("the client's request is not a valid WebSocket handshake; the message says which rule it breaks");
         }
         _ => {
             b.cause("handshake-failed");
@@ -747,6 +802,19 @@ fn malformed(b: &mut Builder<'_, '_>, why: &str, preview: &str) {
             "the reply is not HTTP/1.1: something else listens on this port (check it), or a proxy in between mangles the connection",
         );
     }
+}
+
+/// What is wrong with a refusal's body, for the evidence `body_problem`.
+fn body_problem(problem: &sockeye_proto::handshake::BodyProblem) -> String {
+    use sockeye_proto::handshake::BodyProblem;
+    let what = match problem {
+        BodyProblem::Chunked(chunked) if chunked.is_endless() => "never ended",
+        BodyProblem::Chunked(_) => "malformed chunked framing",
+        BodyProblem::TooLong => "never ended",
+        BodyProblem::CutShort { .. } => "cut short",
+        _ => "unfinished",
+    };
+    format!("{what}: {problem}")
 }
 
 /// Headers of a refusal quoted as evidence, in this order.
@@ -966,10 +1034,44 @@ fn protocol(b: &mut Builder<'_, '_>, err: &ProtocolError) {
             "ping-timeout",
             "no pong came back in time: the peer or the path is not responding",
         ),
-        ProtocolError::IdleTimeout { .. } => (
-            "idle-timeout",
-            "nothing arrived for the configured idle time",
-        ),
+        ProtocolError::IdleTimeout { after } => {
+            b.fact("after", millis(*after));
+            (
+                "idle-timeout",
+                "no complete frame arrived within idle_timeout while no message was in progress: the peer is silent or gone. Pongs count, so with keepalive pings on (ping_interval) a live peer never reaches it: the peer stopped answering. Without pings, a quiet but healthy peer reaches it too: turn pings on, or raise idle_timeout",
+            )
+        }
+        ProtocolError::MessageTimeout { after } => {
+            b.fact("after", millis(*after));
+            (
+                "message-timeout",
+                "a frame or message was not complete within message_timeout of its first byte (closed with 1008): the peer sends too slowly, or trickles bytes to hold the connection; raise message_timeout if large messages over a slow link are expected",
+            )
+        }
+        ProtocolError::MemoryBudgetExceeded {
+            held,
+            budget,
+            receiving,
+        } => {
+            b.fact("held", format!("{held} bytes"))
+                .fact("budget", format!("{budget} bytes"))
+                .fact(
+                    "held_as",
+                    if *receiving {
+                        "a message arriving"
+                    } else {
+                        "output the peer did not read"
+                    },
+                );
+            (
+                "server-memory-budget",
+                if *receiving {
+                    "the server's memory budget for all connections (max_memory) was reached and this connection held the most, in a message still arriving (closed with 1009): raise max_memory, or lower max_message_size so that one message cannot take so much"
+                } else {
+                    "the server's memory budget for all connections (max_memory) was reached and this connection held the most, in output its peer did not read (closed with 1008): the peer reads too slowly or not at all; raise max_memory if such backlogs are expected"
+                },
+            )
+        }
         ProtocolError::InvalidUtf8 { .. } | ProtocolError::CloseReasonNotUtf8 => (
             "invalid-utf8",
             "the server sent text that is not UTF-8; --no-utf8-check accepts it",
@@ -1316,6 +1418,80 @@ mod tests {
         assert_eq!(cause(timeout(Stage::Proxy)).1, "timeout-proxy");
         let diagnosis = timeout(Stage::Http).diagnosis();
         assert_eq!(diagnosis.evidence("after"), Some("250 ms"));
+    }
+
+    #[test]
+    fn receive_timeouts_and_the_memory_budget_have_their_causes() {
+        let after = Duration::from_secs(60);
+        let diagnosis = Error::Protocol(ProtocolError::MessageTimeout { after }).diagnosis();
+        assert_eq!(
+            (diagnosis.stage, diagnosis.cause.as_str()),
+            (Stage::Open, "message-timeout")
+        );
+        assert_eq!(
+            diagnosis.evidence("close_code"),
+            Some("1008 (policy violation)")
+        );
+        assert_eq!(diagnosis.evidence("after"), Some("60000 ms"));
+        assert!(diagnosis.hint.contains("message_timeout"), "{diagnosis}");
+
+        let diagnosis = Error::Protocol(ProtocolError::IdleTimeout { after }).diagnosis();
+        assert_eq!(diagnosis.cause, "idle-timeout");
+        assert_eq!(diagnosis.evidence("close_code"), Some("1001 (going away)"));
+        for said in ["no complete frame", "idle_timeout", "stopped answering"] {
+            assert!(diagnosis.hint.contains(said), "{said}: {diagnosis}");
+        }
+
+        for (receiving, code, held_as) in [
+            (true, "1009 (message too big)", "a message arriving"),
+            (
+                false,
+                "1008 (policy violation)",
+                "output the peer did not read",
+            ),
+        ] {
+            let diagnosis = Error::Protocol(ProtocolError::MemoryBudgetExceeded {
+                held: 5_000_000,
+                budget: 268_435_456,
+                receiving,
+            })
+            .diagnosis();
+            assert_eq!(diagnosis.cause, "server-memory-budget");
+            assert_eq!(diagnosis.evidence("close_code"), Some(code));
+            assert_eq!(diagnosis.evidence("held"), Some("5000000 bytes"));
+            assert_eq!(diagnosis.evidence("budget"), Some("268435456 bytes"));
+            assert_eq!(diagnosis.evidence("held_as"), Some(held_as));
+            assert!(diagnosis.hint.contains("max_memory"), "{diagnosis}");
+        }
+    }
+
+    #[test]
+    fn a_resolution_that_runs_out_of_time_is_dns_timeout() {
+        let err = Error::Timeout {
+            stage: Stage::Dns,
+            after: Duration::from_millis(400),
+        };
+        let diagnosis = err.diagnosis();
+        assert_eq!(
+            (diagnosis.stage, diagnosis.cause.as_str()),
+            (Stage::Dns, "dns-timeout")
+        );
+        assert!(diagnosis.hint.contains("connect_timeout"), "{diagnosis}");
+        // DNS and TCP under one limit: the stage still running is the one timed out.
+        let mut timings = Timings::default();
+        assert_eq!(
+            timings.set_unfinished(Duration::from_millis(400)),
+            Stage::Dns
+        );
+        assert_eq!(timings.dns, Some(Duration::from_millis(400)));
+        assert_eq!(timings.tcp, None);
+        let mut timings = Timings::default();
+        timings.set(Stage::Dns, Duration::from_millis(100));
+        assert_eq!(
+            timings.set_unfinished(Duration::from_millis(400)),
+            Stage::Tcp
+        );
+        assert_eq!(timings.tcp, Some(Duration::from_millis(300)));
     }
 
     #[test]

@@ -69,13 +69,21 @@ impl Timings {
     }
 
     /// DNS and TCP ran under one time limit that ran out after `elapsed`: the stage that was
-    /// still running gets the rest. (Only the tokio dialer runs them under one limit.)
+    /// still running gets the rest, and is returned (the stage the time-out is reported at).
+    /// (Only the tokio dialer runs them under one limit.)
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    pub(crate) fn set_unfinished(&mut self, elapsed: Duration) {
+    pub(crate) fn set_unfinished(&mut self, elapsed: Duration) -> Stage {
         match self.dns {
-            None => self.dns = Some(elapsed),
-            Some(dns) if self.tcp.is_none() => self.tcp = Some(elapsed.saturating_sub(dns)),
-            Some(_) => {}
+            None => {
+                self.dns = Some(elapsed);
+                Stage::Dns
+            }
+            Some(dns) => {
+                if self.tcp.is_none() {
+                    self.tcp = Some(elapsed.saturating_sub(dns));
+                }
+                Stage::Tcp
+            }
         }
     }
 }

@@ -40,7 +40,12 @@ where
         Stage::Http,
         handshake(stream, config, decide, &mut trace),
     )
-    .await;
+    .await
+    .map_err(|err| match err {
+        // The time is up: the client did not send its request in time.
+        Error::Timeout { after, .. } => Error::RequestTimeout { after },
+        other => other,
+    });
     trace.finish(result)
 }
 
@@ -71,7 +76,7 @@ where
         }
         let before = buf.len();
         if stream.read_buf(&mut buf).await.map_err(http)? == 0 {
-            return Err(HandshakeError::ClosedDuringHandshake {
+            return Err(HandshakeError::RequestClosed {
                 received: buf.len(),
             }
             .into());
