@@ -236,7 +236,21 @@ pub struct ClientConfig {
     /// The `User-Agent` header. Default: [`DEFAULT_USER_AGENT`], `sockeye/<version>`; `None`
     /// sends none.
     pub user_agent: Option<String>,
-    /// Limit for establishing TCP. Default: 10 s.
+    /// Limit for reaching the server: resolving its name and opening the TCP connection (or
+    /// reaching the proxy). Default: 10 s; `None`: wait as long as the operating system does.
+    ///
+    /// - tokio: resolving (off the runtime thread) and connecting count against this one
+    ///   limit together, for all the name's addresses; running out is [`Error::Timeout`] at
+    ///   [`Stage::Dns`](crate::Stage::Dns) or [`Stage::Tcp`](crate::Stage::Tcp), whichever
+    ///   was running.
+    /// - blocking: resolving is not included (the system resolver, `getaddrinfo`, has its own
+    ///   time-outs: `/etc/resolv.conf`'s `timeout` and `attempts`); the limit applies to each
+    ///   of the name's addresses in turn, so a name with two silent addresses takes twice as
+    ///   long.
+    /// - through a proxy: the same for resolving and reaching the proxy (and, for `socks4://`
+    ///   and `socks5://`, resolving the server's name, counted in with the proxy's connection
+    ///   in tokio); then the proxy's handshake gets this limit again, as a proxy answers only
+    ///   once it has reached the server.
     pub connect_timeout: Option<Duration>,
     /// Limit for the opening handshake, from the request sent to the response received.
     /// Default: 10 s.
@@ -412,7 +426,8 @@ impl ClientConfig {
         self
     }
 
-    /// Sets the TCP connect timeout (`None`: wait as long as the OS does).
+    /// Sets [`connect_timeout`](Self::connect_timeout), the limit for resolving the name and
+    /// connecting (`None`: wait as long as the OS does).
     pub fn connect_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.connect_timeout = timeout;
         self
@@ -650,7 +665,10 @@ impl ClientConfig {
 pub struct ServerConfig {
     /// Largest request head accepted. Default 16 KiB.
     pub max_header_bytes: usize,
-    /// Limit for receiving the request. Default 10 s (applied where the stream supports timeouts).
+    /// Limit for receiving the request. Default 10 s. The tokio server applies it; the blocking
+    /// server cannot set a timeout on any stream, so set the stream's read and write timeouts
+    /// to it before `accept_with`. A client whose request is not complete in time fails with
+    /// [`Error::RequestTimeout`](crate::Error::RequestTimeout).
     pub handshake_timeout: Option<Duration>,
     /// Limits and switches of the connection once open.
     pub protocol: sockeye_proto::Config,

@@ -432,6 +432,29 @@ fn inside_the_namespace_the_runtime_keeps_running_while_a_name_resolves() {
         assert!(text.contains("dns"), "{text}");
     }
     assert_eq!(proxy.destinations().len(), 1, "the proxy was not contacted");
+
+    // Directly, resolving and connecting share connect_timeout: the silent name times out at
+    // the DNS stage too, which the report times (and no TCP stage).
+    let config = ClientConfig::new(&format!("ws://{SILENT_NAME}:{}/echo", server.port))
+        .unwrap()
+        .proxy(ProxyConfig::Direct)
+        .connect_timeout(Some(limit))
+        .handshake_timeout(Some(LIMIT));
+    let started = Instant::now();
+    let (result, report) = runtime.block_on(sockeye::tokio::connect_async_with_report(config));
+    let took = started.elapsed();
+    let Err(err) = result else {
+        panic!("connected to a name that never resolves")
+    };
+    assert!(
+        matches!(err, Error::Timeout { stage: Stage::Dns, after } if after == limit),
+        "direct: {err:?}"
+    );
+    assert!(took >= limit && took < limit * 3, "direct: took {took:?}");
+    let dns = report.timings.dns.expect("the DNS stage is timed");
+    assert!(dns >= limit, "DNS {dns:?}");
+    assert_eq!(report.timings.tcp, None, "{:?}", report.timings);
+    assert_eq!(report.diagnose(&err).cause, "dns-timeout");
     // The resolver threads still waiting for the silent name are not waited for.
     runtime.shutdown_background();
 }

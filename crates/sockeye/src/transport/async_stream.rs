@@ -192,12 +192,16 @@ async fn dial_route_async(
     let host = config.target.host.as_str();
     let port = config.target.port;
     let connect = connect_tcp_timed(host, port, timings);
-    let stream = within(config.connect_timeout, Stage::Tcp, connect).await;
-    if stream.is_err() {
-        // Timed out: the stage still running gets the time.
-        timings.set_unfinished(started.elapsed());
+    match within(config.connect_timeout, Stage::Tcp, connect).await {
+        Ok(stream) => Ok(AsyncStream::Tcp(stream)),
+        // Resolving and connecting share the limit: the time-out is the stage still running's,
+        // and that stage gets the time.
+        Err(Error::Timeout { after, .. }) => Err(Error::Timeout {
+            stage: timings.set_unfinished(started.elapsed()),
+            after,
+        }),
+        Err(err) => Err(err),
     }
-    Ok(AsyncStream::Tcp(stream?))
 }
 
 /// Resolves `host` (DNS stage) and connects to the first address that accepts (TCP stage).

@@ -24,9 +24,10 @@
 //!   `tokio::net::lookup_host` (`getaddrinfo` on tokio's blocking pool), so other tasks keep
 //!   running, and resolving counts against `connect_timeout` (with connecting to the server,
 //!   or with connecting to the proxy). A resolution that runs out of time is
-//!   [`Error::Timeout`] at [`Stage::Dns`] for the name a SOCKS proxy is sent an address for, at
-//!   [`Stage::Proxy`] for the proxy's name, and at [`Stage::Tcp`] for a direct connection (DNS
-//!   and TCP under one limit; [`Timings`] shows which of the two was running).
+//!   [`Error::Timeout`] at [`Stage::Dns`] for the server's name (direct, or sent to a SOCKS
+//!   proxy as an address) and at [`Stage::Proxy`] for the proxy's name. For a direct
+//!   connection, DNS and TCP run under one limit: the time-out is at the stage that was still
+//!   running, and [`Timings`] gives that stage the time.
 //!
 //! The tokio path does no other blocking I/O, except reading small local files when a TLS
 //! configuration is built: the CA file and client certificate and key of [`tls::TlsOptions`]
