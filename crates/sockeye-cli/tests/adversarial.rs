@@ -584,3 +584,40 @@ fn slow_and_oversize_requests_are_cut_off() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
+
+/// Server pings keep a quiet but live client clear of the idle timeout; a client that does not
+/// answer them is closed with 1011 when its pong is late.
+#[test]
+fn server_pings_keep_live_clients_and_close_silent_ones() {
+    let (_server, url) = serve(&[
+        "--idle-timeout",
+        "2",
+        "--ping-interval",
+        "0.5",
+        "--ping-timeout",
+        "1",
+    ]);
+    let address = address(&url);
+    // The library's client answers pings as it reads.
+    let (mut live, _) = sockeye::blocking::connect(url.as_str()).unwrap();
+    live.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // A raw client that reads nothing and answers nothing.
+    let (mut silent, _) = open_raw(&address, false);
+    let started = Instant::now();
+    let mut pings = 0;
+    while started.elapsed() < Duration::from_secs(4) {
+        match live.read() {
+            Ok(sockeye::Message::Ping(_)) => pings += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(sockeye::Error::Timeout { .. }) => {}
+            Err(err) => panic!(
+                "the live client was dropped after {:?}: {err}",
+                started.elapsed()
+            ),
+        }
+    }
+    assert!(pings >= 3, "{pings} pings in 4 s");
+    assert_eq!(close_code(&mut silent, Duration::from_secs(1)), Ok(1011));
+    live.close(sockeye::CloseCode::Normal, "").unwrap();
+}

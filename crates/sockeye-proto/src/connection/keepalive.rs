@@ -134,17 +134,22 @@ impl Keepalive {
     }
 
     /// The connection's [`receive_progress`](crate::Connection::receive_progress) at `now`:
-    /// starts and stops the idle and message clocks.
-    pub fn on_progress(&mut self, progress: ReceiveProgress, now: Instant) {
+    /// starts and stops the idle and message clocks. Returns true when a message started or
+    /// ended, the cases in which [`next_deadline`](Self::next_deadline) can come sooner than
+    /// before without [`poll`](Self::poll) (a front-end that arms its timer lazily re-arms it
+    /// then).
+    pub fn on_progress(&mut self, progress: ReceiveProgress, now: Instant) -> bool {
         if progress.frames != self.progress.frames {
             self.last_frame = self.last_frame.max(now);
         }
+        let before = self.message_started;
         if !progress.receiving {
             self.message_started = None;
         } else if self.message_started.is_none() || progress.messages != self.progress.messages {
             self.message_started = Some(now);
         }
         self.progress = progress;
+        self.message_started != before
     }
 
     /// The idle deadline, if it applies now: while a message is in progress the message

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::Notify;
+use std::task::Waker;
+
+use futures_util::task::AtomicWaker;
 
 /// The budget shared by a server's connections.
 #[derive(Debug)]
@@ -28,7 +30,8 @@ struct Member {
     connection: AtomicUsize,
     queued: AtomicUsize,
     evicted: AtomicBool,
-    evict: Notify,
+    /// The connection's task, woken when it is evicted.
+    waker: AtomicWaker,
 }
 
 impl Budget {
@@ -83,8 +86,8 @@ impl Budget {
             if to_free == 0 {
                 break;
             }
-            member.evicted.store(true, Ordering::Relaxed);
-            member.evict.notify_one();
+            member.evicted.store(true, Ordering::Release);
+            member.waker.wake();
             to_free = to_free.saturating_sub(held);
         }
     }
@@ -147,14 +150,11 @@ impl Share {
         }
     }
 
-    /// Resolves once the budget asks this connection to close (at once if it asked already).
-    pub(crate) fn evicted(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let member = self.member.clone();
-        async move {
-            if !member.evicted.load(Ordering::Relaxed) {
-                member.evict.notified().await;
-            }
-        }
+    /// Wakes `waker` when the budget picks this connection: its task then finds out as it
+    /// reports ([`WebSocketStream::report_memory`](crate::tokio::WebSocketStream)). Call it
+    /// once from the connection's task; nothing is polled per message.
+    pub(crate) fn wake_on_eviction(&self, waker: &Waker) {
+        self.member.waker.register(waker);
     }
 }
 
@@ -172,27 +172,22 @@ impl Drop for Share {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::FutureExt;
 
     #[test]
     fn the_largest_holders_are_evicted_until_the_rest_fit() {
         let budget = Budget::new(800);
         let shares: Vec<Share> = (0..4).map(|id| budget.join(id)).collect();
-        let evicted: Vec<_> = shares.iter().map(|s| Box::pin(s.evicted())).collect();
         shares[0].report(100);
         shares[1].report(300);
         shares[2].report(50);
         assert_eq!(budget.used(), 450);
         // 450 + 500 = 950 > 800: free 950 - 700 = 250, the largest (3: 500) is enough.
         shares[3].report(500);
-        let fired: Vec<bool> = evicted
-            .into_iter()
-            .map(|future| future.now_or_never().is_some())
-            .collect();
+        let fired: Vec<bool> = shares.iter().map(Share::is_evicted).collect();
         assert_eq!(fired, [false, false, false, true]);
         // Another report before it has closed picks no one else.
         shares[0].report(150);
-        assert!(shares[1].evicted().now_or_never().is_none());
+        assert!(!shares[1].is_evicted());
         // Closing gives its bytes back.
         drop(shares);
         assert_eq!(budget.used(), 0);
@@ -211,10 +206,7 @@ mod tests {
             share.report(240);
         }
         // 1200 > 1000: free 1200 - 875 = 325, two of the 240-byte holders.
-        let fired = shares
-            .iter()
-            .filter(|share| share.evicted().now_or_never().is_some())
-            .count();
+        let fired = shares.iter().filter(|share| share.is_evicted()).count();
         assert_eq!(fired, 2);
     }
 }

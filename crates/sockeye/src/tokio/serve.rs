@@ -678,14 +678,17 @@ async fn run_connection<H: ServerHandler>(
         id,
         capacity: shared.peer_queue,
     };
-    let mut evicted = pin!(match shared.budget.as_ref().map(|budget| budget.join(id)) {
-        Some(share) => {
-            let evicted = share.evicted();
-            socket.set_budget(share);
-            evicted.left_future()
-        }
-        None => std::future::pending().right_future(),
-    });
+    if let Some(budget) = &shared.budget {
+        let share = budget.join(id);
+        // The budget wakes this task when it picks this connection; the read (or flush) then
+        // finds out as it reports, and fails.
+        std::future::poll_fn(|cx| {
+            share.wake_on_eviction(cx.waker());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        socket.set_budget(share);
+    }
     handler.on_open(
         &mut Peer {
             socket: &mut socket,
@@ -707,7 +710,8 @@ async fn run_connection<H: ServerHandler>(
     let mut stall_mark = None;
     let (mut stopping, mut close_taken, mut closing) = (false, false, false);
     loop {
-        socket.report_memory();
+        // The stream reports what its core holds each time its read waits; what waits in the
+        // queue, and the core while only writing, are reported here.
         if let Some(share) = socket.budget() {
             let queued = mailbox.queued();
             if queued != share.queued() {
@@ -722,6 +726,9 @@ async fn run_connection<H: ServerHandler>(
                 .reset(tokio::time::Instant::now() + shared.close_timeout);
         }
         let flush = over_high_water(&socket);
+        if flush {
+            socket.report_memory();
+        }
         if let (true, Some(limit)) = (flush, stall_limit) {
             // Armed when the flushing starts, and again whenever some of it went out.
             let pending = socket.connection().pending_output_len();
@@ -737,7 +744,8 @@ async fn run_connection<H: ServerHandler>(
                 let open = match io {
                     Io::Read(read) => deliver(&mut handler, &mut socket, &mailbox, &address, read),
                     Io::Flushed(Ok(())) => true,
-                    Io::Flushed(Err(error)) => {
+                    // Output the client does not read would only keep the memory: drop it now.
+                    Io::Flushed(Err(error)) | Io::Evicted(error) => {
                         handler.on_error(&error);
                         false
                     }
@@ -791,21 +799,6 @@ async fn run_connection<H: ServerHandler>(
                 handler.on_error(&Error::io(Stage::Open, stalled));
                 return;
             }
-            () = &mut evicted => {
-                // The connection fails as it reports (see `WebSocketStream::report_memory`).
-                socket.report_memory();
-                let Some(error) = socket.connection().failure().cloned() else {
-                    continue;
-                };
-                if error.close_code() == CloseCode::MessageTooBig {
-                    // The 1009 goes out, best effort and briefly: the client is sending, not
-                    // necessarily reading.
-                    let _ = tokio::time::timeout(Duration::from_secs(1), socket.flush()).await;
-                }
-                // Output the client does not read would only keep the memory: drop it now.
-                handler.on_error(&Error::Protocol(error));
-                return;
-            }
         }
     }
 }
@@ -814,16 +807,24 @@ async fn run_connection<H: ServerHandler>(
 enum Io {
     Read(Result<Message, Error>),
     Flushed(Result<(), Error>),
+    /// The memory budget picked this connection while it was only writing.
+    Evicted(Error),
 }
 
 /// Reads; or, while too much output waits, only writes: a client that does not read is not read
 /// from either, and its queue fills instead of the server's memory.
 async fn read_or_flush(socket: &mut WebSocketStream<AsyncStream>, flush: bool) -> Io {
-    if flush {
-        Io::Flushed(socket.flush().await)
-    } else {
-        Io::Read(socket.read().await)
+    if !flush {
+        return Io::Read(socket.read().await);
     }
+    std::future::poll_fn(|cx| {
+        socket.report_memory();
+        if let Some(error) = socket.connection().failure() {
+            return std::task::Poll::Ready(Io::Evicted(Error::Protocol(error.clone())));
+        }
+        socket.poll_write_output(cx).map(Io::Flushed)
+    })
+    .await
 }
 
 fn over_high_water(socket: &WebSocketStream<AsyncStream>) -> bool {

@@ -19,6 +19,9 @@ use crate::error::{Error, Stage};
 use crate::tokio::budget::Share;
 use crate::tokio::split::{WebSocketReader, WebSocketWriter};
 
+/// The steps in which a connection's memory is reported to a server's budget.
+const BUDGET_STEP: usize = 4 * 1024;
+
 /// Smallest free space offered to a read. An idle connection holds about this much.
 const MIN_READ: usize = 4 * 1024;
 /// Largest read: a read that fills its space doubles the next one, up to this.
@@ -47,6 +50,10 @@ pub struct WebSocketStream<S> {
     transport_shut_down: bool,
     keepalive: Option<Keepalive>,
     keepalive_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The waker the keepalive timer was last polled with.
+    keepalive_waker: Option<std::task::Waker>,
+    /// When the last read returned (kept only while keepalive runs).
+    last_read: Instant,
     /// Armed while the core holds buffers grown past the idle size: when it fires, buffers that
     /// are empty then go back to the allocator (see [`IDLE_RELEASE_AFTER`]).
     release_timer: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -80,6 +87,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             transport_shut_down: false,
             keepalive: None,
             keepalive_timer: None,
+            keepalive_waker: None,
+            last_read: Instant::now(),
             release_timer: None,
             budget: None,
         }
@@ -103,8 +112,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let Some((share, reported)) = &mut self.budget else {
             return;
         };
-        let held = self.conn.memory_use();
-        if held != *reported {
+        // Counted in 4 KiB steps, rounded up, and lowered only once it fell by more than a
+        // step: a busy connection's buffers move by a few bytes with every message, and a
+        // report per message costs measurably. The count errs high, by at most 8 KiB.
+        let held = self.conn.memory_use().next_multiple_of(BUDGET_STEP);
+        if held > *reported || held + BUDGET_STEP < *reported {
             *reported = held;
             share.report_connection(held);
         }
@@ -128,8 +140,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// when its pong does not come in time. Keepalive runs while a read is pending, which an
     /// application's read loop always has.
     pub fn set_keepalive(&mut self, config: Option<KeepaliveConfig>) {
-        self.keepalive = config.map(|config| Keepalive::new(config, Instant::now()));
+        self.last_read = Instant::now();
+        self.keepalive = config.map(|config| Keepalive::new(config, self.last_read));
         self.keepalive_timer = None;
+        self.keepalive_waker = None;
     }
 
     /// The round-trip time of the last keepalive ping that was answered.
@@ -339,49 +353,69 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let Some(keepalive) = &mut self.keepalive else {
             return Ok(());
         };
-        let now = Instant::now();
-        keepalive.on_progress(self.conn.receive_progress(), now);
-        let action = keepalive.poll(now);
-        match action {
-            Some(KeepaliveAction::SendPing(payload)) => {
-                if self.conn.send_ping(&payload).is_err() {
-                    // Closing already: keepalive has nothing left to do.
-                    self.keepalive = None;
-                    return Ok(());
+        // Progress is stamped with the time of the read that brought it: one clock read per
+        // read, not one more per wait.
+        let moved = keepalive.on_progress(self.conn.receive_progress(), self.last_read);
+        // Act only when a deadline may have passed: no timer yet, or it fired.
+        let due = self
+            .keepalive_timer
+            .as_ref()
+            .is_none_or(|timer| timer.is_elapsed());
+        if due {
+            match keepalive.poll(Instant::now()) {
+                Some(KeepaliveAction::SendPing(payload)) => {
+                    if self.conn.send_ping(&payload).is_err() {
+                        // Closing already: keepalive has nothing left to do.
+                        self.keepalive = None;
+                        return Ok(());
+                    }
+                    if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
+                        return Err(err);
+                    }
                 }
-                if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
-                    return Err(err);
+                Some(KeepaliveAction::Fail(error)) => {
+                    let error = self.conn.abort(error);
+                    let _ = self.poll_write_output(cx);
+                    return Err(Error::Protocol(error));
                 }
+                None => {}
             }
-            Some(KeepaliveAction::Fail(error)) => {
-                let error = self.conn.abort(error);
-                let _ = self.poll_write_output(cx);
-                return Err(Error::Protocol(error));
-            }
-            None => {}
         }
-        let Some(deadline) = self.keepalive.as_ref().and_then(Keepalive::next_deadline) else {
+        // Reads only move the deadlines later, and the timer may fire early (the next pass
+        // here re-arms it): it is moved only when it fired, or when a message started or ended
+        // (the message or idle timeout may come first then). Resetting it at every wait costs a timer-wheel
+        // update per message.
+        if due || moved {
+            let Some(deadline) = self.keepalive.as_ref().and_then(Keepalive::next_deadline) else {
+                return Ok(());
+            };
+            let deadline = tokio::time::Instant::from_std(deadline);
+            match &mut self.keepalive_timer {
+                Some(timer) if timer.deadline() <= deadline && !timer.is_elapsed() => {}
+                Some(timer) => {
+                    timer.as_mut().reset(deadline);
+                    self.keepalive_waker = None;
+                }
+                None => {
+                    self.keepalive_timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                    self.keepalive_waker = None;
+                }
+            }
+        }
+        let Some(timer) = &mut self.keepalive_timer else {
             return Ok(());
         };
-        let deadline = tokio::time::Instant::from_std(deadline);
-        let timer = self
-            .keepalive_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        // The deadline moves later with every read; the timer is moved only when it must fire
-        // sooner, or when it fired early (resetting it at every wait costs a timer-wheel
-        // update per message).
-        if deadline < timer.deadline() {
-            timer.as_mut().reset(deadline);
-        }
-        if timer.as_mut().poll(cx).is_ready() {
-            if deadline <= tokio::time::Instant::now() {
-                // Due: come back at once to act on it.
+        // Polled (which registers the task's waker with the timer) only when it was armed
+        // anew or the task is another one: a poll per wait costs measurably.
+        let registered = self
+            .keepalive_waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if !registered {
+            self.keepalive_waker = Some(cx.waker().clone());
+            if timer.as_mut().poll(cx).is_ready() {
+                // Due already: come back at once to act on it.
                 cx.waker().wake_by_ref();
-            } else {
-                timer.as_mut().reset(deadline);
-                if timer.as_mut().poll(cx).is_ready() {
-                    cx.waker().wake_by_ref();
-                }
             }
         }
         Ok(())
@@ -422,7 +456,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             }
         };
         if let Some(keepalive) = &mut self.keepalive {
-            keepalive.on_activity(Instant::now());
+            self.last_read = Instant::now();
+            keepalive.on_activity(self.last_read);
         }
         if filled == 0 {
             self.transport_ended = true;
