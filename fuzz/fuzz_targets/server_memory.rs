@@ -276,12 +276,14 @@ fn check(
     );
 
     // The heap agrees with memory_use, within an allowance for the connection's own
-    // structures, the error of zlib's estimate, and the input buffer's consumed front:
-    // `BytesMut::capacity` leaves out the part of the allocation before the bytes still
-    // buffered, which stays allocated after the frames split off it are dropped, until the
-    // buffer is reclaimed or released (`release_idle_buffers`).
+    // structures, the error of zlib's estimate, and the buffers' consumed fronts:
+    // `BytesMut::capacity` leaves out the part of an allocation before the bytes still held
+    // (frames split off the input and dropped, output written and consumed), which stays
+    // allocated until the buffer is reclaimed or released (`release_idle_buffers`). So
+    // `memory_use` undercounts by up to one input and one output allocation (found by this
+    // target, docs/fuzzing.md); the allowance takes that in, and catches anything more.
     let heap = HEAP.live().saturating_sub(heap_before);
-    let allowance = 16 * 1024 + zlib_state + input_capacity;
+    let allowance = 16 * 1024 + zlib_state + input_capacity + output_capacity;
     assert!(
         heap <= memory_use + allowance,
         "the heap holds {heap} bytes for the connection, memory_use says {memory_use}"
