@@ -504,6 +504,7 @@ impl Connection {
         if let Some(codec) = &mut self.deflate {
             // The compressor's own state stays: with context takeover it is the shared window.
             released += codec.deflater.release_scratch(keep);
+            released += codec.inflater.release_output(keep);
         }
         released
     }
@@ -533,6 +534,12 @@ impl Connection {
     /// fragments of a message being received, inflated data not yet delivered, payloads queued
     /// without a copy, and (estimated from zlib's own formulas) the compressor and decompressor
     /// state once allocated. Servers add it up across connections to enforce a memory budget.
+    ///
+    /// What it cannot see: the consumed front of the input and output buffers, which stays
+    /// allocated until the buffer is reused (the next read reserves, or the output drains) or
+    /// [`release_idle_buffers`](Self::release_idle_buffers) runs — at most one read and what was
+    /// written since the output last emptied; and messages already delivered, which belong to the
+    /// application.
     pub fn memory_use(&self) -> usize {
         self.input.capacity()
             + self.output.capacity()

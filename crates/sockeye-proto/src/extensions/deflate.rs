@@ -866,9 +866,28 @@ impl Inflater {
         Ok(())
     }
 
-    /// Takes the inflated bytes not yet delivered.
+    /// Takes the inflated bytes not yet delivered. A message much smaller than the buffer it
+    /// was inflated into is copied out, and the buffer kept for the next one: handing the buffer
+    /// over would make every small message hold at least a quarter of an inflate step (16 KiB
+    /// for 5 bytes) for as long as the application keeps it.
     pub(crate) fn take_output(&mut self) -> Bytes {
+        if self.output.len() <= INFLATE_STEP && self.output.capacity() - self.output.len() > 1024 {
+            let message = Bytes::copy_from_slice(&self.output);
+            self.output.clear();
+            return message;
+        }
         Bytes::from(std::mem::take(&mut self.output))
+    }
+
+    /// Frees the output buffer kept between messages if it is empty and grew past `keep`
+    /// bytes; returns the bytes freed.
+    pub(crate) fn release_output(&mut self, keep: usize) -> usize {
+        let capacity = self.output.capacity();
+        if !self.output.is_empty() || capacity <= keep {
+            return 0;
+        }
+        self.output = Vec::new();
+        capacity
     }
 
     /// Drops everything of the message in progress (the connection failed).

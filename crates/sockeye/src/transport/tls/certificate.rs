@@ -253,6 +253,28 @@ mod tests {
         assert_eq!(validity(&cert[..cert.len() / 2]), None);
     }
 
+    /// `is_ca` reads certificates a server sent: every truncation and every single-byte change
+    /// of a real certificate must give an answer or `None`, never a panic.
+    #[test]
+    fn damaged_certificates_never_panic() {
+        let cert = self_signed(
+            IsCa::Ca(BasicConstraints::Unconstrained),
+            (2020, 1, 1),
+            (2040, 1, 1),
+        );
+        for end in 0..cert.len() {
+            let _ = (is_ca(&cert[..end]), validity(&cert[..end]));
+        }
+        let mut damaged = cert.to_vec();
+        for at in 0..damaged.len() {
+            for value in [0x00, 0x7f, 0x80, 0x81, 0x84, 0x85, 0xff] {
+                let original = std::mem::replace(&mut damaged[at], value);
+                let _ = (is_ca(&damaged), validity(&damaged));
+                damaged[at] = original;
+            }
+        }
+    }
+
     #[test]
     fn days_count_from_1970() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
