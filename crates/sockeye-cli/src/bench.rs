@@ -31,6 +31,7 @@ use tokio::time::sleep_until;
 
 use crate::flags::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
 use crate::histogram::Histogram;
+use crate::print;
 
 /// Handshakes run at most this many at a time, so a large `-c` does not overflow the server's
 /// accept backlog.
@@ -423,8 +424,9 @@ async fn bench(
         Ok(sockets) => sockets,
         Err(err) => {
             eprintln!(
-                "sockeye bench: cannot connect ({} stage): {err}",
-                err.stage()
+                "sockeye bench: cannot connect ({} stage): {}",
+                err.stage(),
+                print::in_flags(&err.to_string())
             );
             return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
         }

@@ -69,9 +69,10 @@ fn redacted(err: anyhow::Error) -> anyhow::Error {
 /// [`sockeye::redact::text`], unless `--show-secrets` is among the arguments (looked for in
 /// the raw arguments, since the error may be that they do not parse).
 fn shown(text: &str) -> String {
+    let text = print::in_flags(text);
     if std::env::args_os().any(|arg| arg == "--show-secrets") {
-        text.to_string()
+        text
     } else {
-        sockeye::redact::text(text).into_owned()
+        sockeye::redact::text(&text).into_owned()
     }
 }

@@ -104,6 +104,43 @@ pub(crate) fn head(prefix: &str, bytes: &[u8]) -> String {
 }
 
 /// Prints an error with its chain of causes.
+/// The library's option names in its messages, and the flags that set them. The library
+/// speaks in its own terms (`TlsOptions::ca_file`); a person at the command line reads flags.
+const OPTION_FLAGS: &[(&str, &str)] = &[
+    ("TlsOptions::ca_file", "--cacert"),
+    ("TlsOptions::insecure_skip_verify", "-k/--insecure"),
+    ("TlsOptions::skip_hostname_check", "--no-hostname-check"),
+    ("TlsOptions::server_name", "--sni"),
+    ("TlsOptions::client_auth", "--cert/--key"),
+    ("ClientConfig::tls_timeout", "--tls-timeout"),
+    ("ClientConfig::connect_timeout", "--connect-timeout"),
+    ("ClientConfig::handshake_timeout", "--handshake-timeout"),
+    ("ClientConfig::follow_redirects", "-L/--location"),
+    ("ClientConfig::no_proxy", "--noproxy"),
+    ("ClientConfig::proxy", "-x/--proxy"),
+    ("ClientConfig::require_subprotocol", "--require-subprotocol"),
+    ("ClientConfig::origin", "--origin"),
+    ("ServerConfig::max_memory", "--max-memory"),
+    ("ServerConfig::handshake_timeout", "--handshake-timeout"),
+    ("KeepaliveConfig::idle_timeout", "--idle-timeout"),
+    ("KeepaliveConfig::message_timeout", "--message-timeout"),
+];
+
+/// `text` with the library's option names replaced by the flags that set them. Where a
+/// message already names the flag and adds the option in parentheses (`--cacert FILE
+/// (TlsOptions::ca_file)`), the parenthesis goes.
+pub(crate) fn in_flags(text: &str) -> String {
+    let mut text = text.to_string();
+    for (option, flag) in OPTION_FLAGS {
+        if !text.contains(option) {
+            continue;
+        }
+        let aside = format!(" ({option})");
+        text = text.replace(&aside, "").replace(option, flag);
+    }
+    text
+}
+
 pub(crate) fn error(err: &anyhow::Error) {
     eprintln!("sockeye: error: {err}");
     for cause in err.chain().skip(1) {
@@ -114,6 +151,21 @@ pub(crate) fn error(err: &anyhow::Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn option_names_become_flags() {
+        assert_eq!(
+            in_flags(
+                "trust that CA with TlsOptions::ca_file; TlsOptions::insecure_skip_verify skips it"
+            ),
+            "trust that CA with --cacert; -k/--insecure skips it"
+        );
+        assert_eq!(
+            in_flags("trust it with --cacert FILE (TlsOptions::ca_file)"),
+            "trust it with --cacert FILE"
+        );
+        assert_eq!(in_flags("nothing to change"), "nothing to change");
+    }
 
     #[test]
     fn frames_show_header_bits_and_a_preview() {

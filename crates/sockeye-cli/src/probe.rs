@@ -96,8 +96,8 @@ impl From<Diagnosis> for Failure {
         Self {
             stage: diagnosis.stage.to_string(),
             cause: diagnosis.cause,
-            summary: diagnosis.summary,
-            hint: diagnosis.hint,
+            summary: print::in_flags(&diagnosis.summary),
+            hint: print::in_flags(&diagnosis.hint),
             evidence: diagnosis
                 .evidence
                 .into_iter()
@@ -293,7 +293,7 @@ fn option_failure(err: &anyhow::Error, show_secrets: bool) -> Failure {
     if let Some(err) = err.downcast_ref::<Error>() {
         let mut failure = Failure::from(err.diagnosis());
         if show_secrets {
-            failure.summary = err.unredacted().to_string();
+            failure.summary = print::in_flags(&err.unredacted().to_string());
         }
         return failure;
     }

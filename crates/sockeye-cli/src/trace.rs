@@ -42,17 +42,17 @@ pub(crate) fn server(args: &TraceArgs) -> ServerConfig {
 
 /// An error as the user asked to see it: secrets redacted unless `--show-secrets`.
 pub(crate) fn shown(err: &sockeye::Error, args: &TraceArgs) -> String {
-    if args.show_secrets {
+    crate::print::in_flags(&if args.show_secrets {
         err.unredacted().to_string()
     } else {
         err.to_string()
-    }
+    })
 }
 
 /// Like [`shown`], for an error that may wrap a [`sockeye::Error`], with its causes.
 pub(crate) fn shown_chain(err: &anyhow::Error, args: &TraceArgs) -> String {
     match err.downcast_ref::<sockeye::Error>() {
         Some(inner) if args.show_secrets => shown(inner, args),
-        _ => format!("{err:#}"),
+        _ => crate::print::in_flags(&format!("{err:#}")),
     }
 }
