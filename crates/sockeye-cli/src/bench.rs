@@ -493,10 +493,20 @@ async fn bench(
     }
     let mut report = Report::new(&plan, outcomes);
     report.compressed = compressed;
-    if args.json {
-        println!("{}", report.json(args));
+    let text = if args.json {
+        format!("{}\n", report.json(args))
     } else {
-        report.print(args);
+        report.text(args)
+    };
+    // A reader that stops early (`| head -1`) is not an error: the run is done.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(err).context("cannot write the report");
+        }
     }
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS
@@ -633,14 +643,18 @@ impl Report {
         })
     }
 
-    fn print(&self, args: &BenchArgs) {
+    /// The human report.
+    fn text(&self, args: &BenchArgs) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
         let kind = if args.binary { "binary" } else { "text" };
         let threads = if args.threads == 1 {
             "1 thread".to_string()
         } else {
             format!("{} threads", args.threads)
         };
-        println!(
+        let _ = writeln!(
+            out,
             "{}: {} connection{}, {} B {kind} messages, window {}, {threads}",
             args.url,
             args.connections,
@@ -649,20 +663,23 @@ impl Report {
             args.window,
         );
         if self.compressed > 0 {
-            println!(
+            let _ = writeln!(
+                out,
                 "  permessage-deflate on {} of {} connections",
                 self.compressed, args.connections
             );
         }
         let bytes = self.messages as f64 * args.size as f64;
-        println!(
+        let _ = writeln!(
+            out,
             "  messages    {} in {:.2} s: {} msg/s, {:.2} MB/s each way",
             thousands(self.messages),
             self.seconds,
             thousands(self.per_second(self.messages as f64) as u64),
             self.per_second(bytes) / 1e6
         );
-        println!(
+        let _ = writeln!(
+            out,
             "  round trip  p50 {}  p90 {}  p99 {}  max {}  (mean {})",
             human_ns(self.histogram.value_at_quantile(0.50) as f64),
             human_ns(self.histogram.value_at_quantile(0.90) as f64),
@@ -671,13 +688,15 @@ impl Report {
             human_ns(self.histogram.mean()),
         );
         if !self.errors.is_empty() {
-            println!(
+            let _ = writeln!(
+                out,
                 "  {} of {} connections failed; first: {}",
                 self.errors.len(),
                 args.connections,
                 self.errors[0]
             );
         }
+        out
     }
 }
 

@@ -164,3 +164,21 @@ fn bench_exits_3_when_nothing_listens() {
         finished.stderr
     );
 }
+
+/// `sockeye bench URL | head -1`: the reader is gone before the report is written. A broken
+/// pipe is not an error (it used to panic with "failed printing to stdout").
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let (_server, url) = serve(&[]);
+    let mut child = sockeye(&["bench", &url, "-n", "100", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sockeye bench starts");
+    // Closing our end of stdout makes every write the report tries fail with EPIPE.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("sockeye bench ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
