@@ -25,7 +25,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flate2::{Compress, Compression, FlushCompress};
+use sockeye_test::deflate::deflate_sync;
 use support::{connect, serve};
 
 const MIB: usize = 1 << 20;
@@ -137,24 +137,7 @@ fn frame(fin: bool, compressed: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 
 /// `size` zero bytes as raw DEFLATE with a sync flush: about a thousandth of `size`.
 fn deflate_zeros(size: usize) -> Vec<u8> {
-    let data = vec![0u8; size];
-    let mut compress = Compress::new(Compression::best(), false);
-    let mut out = Vec::with_capacity(size / 500 + 4096);
-    let mut input = &data[..];
-    loop {
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.len().max(4096));
-        }
-        let before = compress.total_in();
-        compress
-            .compress_vec(input, &mut out, FlushCompress::Sync)
-            .unwrap();
-        input = &input[(compress.total_in() - before) as usize..];
-        if input.is_empty() && out.len() < out.capacity() {
-            break;
-        }
-    }
-    out
+    deflate_sync(&vec![0u8; size], 9)
 }
 
 /// The close code of the first close frame that arrives within `wait`, if any; `Err` with

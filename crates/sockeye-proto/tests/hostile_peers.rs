@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // In tests, a failed unwrap is a failed assertion.
 
-use flate2::{Compress, Compression, FlushCompress};
 use sockeye_proto::connection::OUTPUT_HIGH_WATER;
 use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
 use sockeye_proto::frame::FrameDecoder;
 use sockeye_proto::{Config, Connection, OpCode, ProtocolError, ReceiveProgress, Role};
+use sockeye_test::deflate::deflate_sync;
 use sockeye_test::{RawFrame, Side};
 
 /// A client whose output holds more than the high-water mark that nobody writes out.
@@ -97,26 +97,6 @@ fn pongs_are_not_held_back_while_the_output_is_read() {
     assert_eq!(pongs[9], (OpCode::Pong, vec![9]));
 }
 
-fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut compress = Compress::new(Compression::best(), false);
-    let mut out = Vec::with_capacity(data.len() / 100 + 4096);
-    let mut input = data;
-    loop {
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.len().max(4096));
-        }
-        let before = compress.total_in();
-        compress
-            .compress_vec(input, &mut out, FlushCompress::Sync)
-            .unwrap();
-        input = &input[(compress.total_in() - before) as usize..];
-        if input.is_empty() && out.len() < out.capacity() {
-            break;
-        }
-    }
-    out
-}
-
 #[test]
 fn memory_use_counts_inflated_bytes_of_an_unfinished_message_and_drops_on_failure() {
     let mut server = Connection::new(Role::Server, Config::default())
@@ -124,7 +104,7 @@ fn memory_use_counts_inflated_bytes_of_an_unfinished_message_and_drops_on_failur
     let idle = server.memory_use();
     assert!(idle < 1024, "an idle connection holds {idle} bytes");
     // 8 MiB of zeros, compressed, sent as the first frame of a message that never ends.
-    let bomb = deflate(&vec![0; 8 << 20]);
+    let bomb = deflate_sync(&vec![0; 8 << 20], 9);
     assert!(bomb.len() < 64 * 1024);
     let frame = RawFrame::text(&bomb).rsv(0b100).fin(false);
     server.receive_data(&frame.encode_for(Side::Server));

@@ -15,6 +15,7 @@ use sockeye_proto::handshake::server::{accept_response, negotiate_deflate, parse
 use sockeye_proto::handshake::{Accept, ClientHandshake, ClientRequest, HandshakeError};
 use sockeye_proto::{CloseCode, Config, Connection, Message, OpCode, ProtocolError, Role};
 use sockeye_test::check::assert_fails_with;
+use sockeye_test::deflate::deflate_message;
 use sockeye_test::{feed, parse_frames, Chunking, Pair, RawFrame, SequentialMaskKeys, Side};
 
 // ---------------------------------------------------------------------------------------------
@@ -48,29 +49,6 @@ fn pair_with(agreed: PerMessageDeflate, client: Config, server: Config) -> Pair 
             .with_deflate(agreed, &every),
         Connection::new(Role::Server, server).with_deflate(agreed, &every),
     )
-}
-
-/// `data` as one compressed message would carry it: raw DEFLATE, sync flush, tail removed.
-fn deflate_message(data: &[u8]) -> Vec<u8> {
-    let mut compress = Compress::new(Compression::default(), false);
-    let mut out = Vec::with_capacity(data.len() / 2 + 1024);
-    let mut input = data;
-    loop {
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.len().max(4096));
-        }
-        let before = compress.total_in();
-        compress
-            .compress_vec(input, &mut out, FlushCompress::Sync)
-            .unwrap();
-        input = &input[(compress.total_in() - before) as usize..];
-        if input.is_empty() && out.len() < out.capacity() {
-            break;
-        }
-    }
-    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
-    out.truncate(out.len() - 4);
-    out
 }
 
 fn received(connection: &mut Connection, bytes: &[u8]) -> Vec<Message> {

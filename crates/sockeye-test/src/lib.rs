@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod deflate;
 pub mod drive;
 pub mod frames;
 pub mod pair;
