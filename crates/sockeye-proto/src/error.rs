@@ -6,7 +6,7 @@
 
 use thiserror::Error;
 
-use crate::connection::close::CloseCode;
+use crate::connection::close_code::CloseCode;
 
 /// The peer broke RFC 6455 (or a configured limit). Fatal: the connection fails with
 /// [`close_code`](Self::close_code) and every later call reports the same error.
@@ -103,14 +103,14 @@ pub enum ProtocolError {
         after: std::time::Duration,
     },
     /// No complete frame arrived for the configured idle time, while no message was in
-    /// progress ([`KeepaliveConfig::idle_timeout`](crate::connection::keepalive::KeepaliveConfig::idle_timeout)).
+    /// progress (`KeepaliveConfig::idle_timeout`).
     #[error("no complete frame arrived for {after:?} (idle_timeout); the peer is silent or gone")]
     IdleTimeout {
         /// The configured idle timeout.
         after: std::time::Duration,
     },
     /// A frame or message took longer than the configured time to arrive in full
-    /// ([`KeepaliveConfig::message_timeout`](crate::connection::keepalive::KeepaliveConfig::message_timeout)):
+    /// (`KeepaliveConfig::message_timeout`):
     /// the peer sends too slowly, or trickles bytes to hold the connection.
     #[error("a message took more than {after:?} to arrive in full (message_timeout); the peer sends too slowly")]
     MessageTimeout {

@@ -29,6 +29,7 @@
 //! [`Connection::with_deflate`] before any data flows; see [`crate::extensions::deflate`].
 
 pub mod close;
+pub(crate) mod close_code;
 pub mod keepalive;
 
 use std::collections::VecDeque;

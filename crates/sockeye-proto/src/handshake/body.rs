@@ -2,7 +2,7 @@
 //! `CONNECT`. It is read only to explain the refusal, so it is read in bounded amounts:
 //!
 //! - at most a preview is kept ([`MAX_ERROR_BODY_BYTES`](super::MAX_ERROR_BODY_BYTES) for the
-//!   handshake, [`MAX_REFUSAL_BODY_BYTES`](crate::proxy::MAX_REFUSAL_BODY_BYTES) for a proxy);
+//!   handshake, `proxy::MAX_REFUSAL_BODY_BYTES` for a proxy);
 //!   once it is full, reading stops;
 //! - at most [`MAX_ERROR_BODY_READ_BYTES`] of the body are read, framing included, whatever
 //!   the preview holds (a chunked body of one-byte chunks with long extensions fills the
