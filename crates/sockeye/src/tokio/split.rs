@@ -78,20 +78,47 @@ impl<S> Shared<S> {
     }
 }
 
-/// Splits `stream`; see [`WebSocketStream::split`].
-pub(crate) fn split<S>(stream: WebSocketStream<S>) -> (WebSocketReader<S>, WebSocketWriter<S>) {
-    let waiting = Arc::new(Waiting::default());
-    let shared = Arc::new(Shared {
-        stream: Mutex::new(stream),
-        waker: Waker::from(waiting.clone()),
-        waiting,
-    });
-    (
-        WebSocketReader {
-            shared: shared.clone(),
-        },
-        WebSocketWriter { shared },
-    )
+/// Splitting lives with the halves, so the stream knows nothing of them.
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// Splits the connection into a reader and a writer, for two tasks; both drive this one
+    /// connection (pongs and close echoes still go out), and
+    /// [`WebSocketReader::reunite`] puts them back together.
+    ///
+    /// Prefer this to `futures`' `StreamExt::split`: both halves write (the reader its pongs),
+    /// a tokio socket keeps one waker per direction, and these halves share a waker so that a
+    /// writer waiting for a full socket is not forgotten when the reader's flush waits too.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sockeye::Error> {
+    /// let (socket, _response) = sockeye::tokio::connect_async("ws://127.0.0.1:9001/").await?;
+    /// let (mut reader, mut writer) = socket.split();
+    /// let sending = tokio::spawn(async move {
+    ///     for n in 0..10 {
+    ///         writer.send_text(&format!("message {n}")).await?;
+    ///     }
+    ///     writer.close(sockeye::CloseCode::Normal, "done").await
+    /// });
+    /// while let Ok(message) = reader.read().await {
+    ///     println!("{message:?}");
+    /// }
+    /// sending.await.expect("the sending task ran")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
+        let waiting = Arc::new(Waiting::default());
+        let shared = Arc::new(Shared {
+            stream: Mutex::new(self),
+            waker: Waker::from(waiting.clone()),
+            waiting,
+        });
+        (
+            WebSocketReader {
+                shared: shared.clone(),
+            },
+            WebSocketWriter { shared },
+        )
+    }
 }
 
 /// The reading half of a split [`WebSocketStream`]: messages in, for one task.

@@ -17,7 +17,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Stage};
 use crate::tokio::budget::Share;
-use crate::tokio::split::{WebSocketReader, WebSocketWriter};
 
 /// The steps in which a connection's memory is reported to a server's budget.
 const BUDGET_STEP: usize = 4 * 1024;
@@ -158,35 +157,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     pub(crate) fn connection_mut(&mut self) -> &mut Connection {
         &mut self.conn
-    }
-
-    /// Splits the connection into a reader and a writer, for two tasks; both drive this one
-    /// connection (pongs and close echoes still go out), and
-    /// [`WebSocketReader::reunite`] puts them back together.
-    ///
-    /// Prefer this to `futures`' `StreamExt::split`: both halves write (the reader its pongs),
-    /// a tokio socket keeps one waker per direction, and these halves share a waker so that a
-    /// writer waiting for a full socket is not forgotten when the reader's flush waits too.
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), sockeye::Error> {
-    /// let (socket, _response) = sockeye::tokio::connect_async("ws://127.0.0.1:9001/").await?;
-    /// let (mut reader, mut writer) = socket.split();
-    /// let sending = tokio::spawn(async move {
-    ///     for n in 0..10 {
-    ///         writer.send_text(&format!("message {n}")).await?;
-    ///     }
-    ///     writer.close(sockeye::CloseCode::Normal, "done").await
-    /// });
-    /// while let Ok(message) = reader.read().await {
-    ///     println!("{message:?}");
-    /// }
-    /// sending.await.expect("the sending task ran")?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn split(self) -> (WebSocketReader<S>, WebSocketWriter<S>) {
-        crate::tokio::split::split(self)
     }
 
     /// The underlying stream.
