@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use sockeye_proto::frame::FrameDecoder;
 use sockeye_proto::{Frame, ProtocolError};
 
-use crate::pair::Side;
+use crate::side::Side;
 
 /// The masking key of the RFC 6455 section 5.7 examples.
 pub const RFC_MASK_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

@@ -29,6 +29,7 @@ pub mod deflate;
 pub mod drive;
 pub mod frames;
 pub mod pair;
+pub mod side;
 pub mod strategy;
 
 pub use drive::{feed, Chunking, Event, Received};

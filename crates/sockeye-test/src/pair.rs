@@ -13,33 +13,7 @@ use sockeye_proto::{CloseFrame, Config, Connection, Frame, Message, OpCode, Prot
 
 use crate::drive::{drain, Chunking, Event};
 use crate::frames::parse_frames;
-
-/// One end of a [`Pair`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The connection with [`Role::Client`].
-    Client,
-    /// The connection with [`Role::Server`].
-    Server,
-}
-
-impl Side {
-    /// The other end.
-    pub fn peer(self) -> Self {
-        match self {
-            Self::Client => Self::Server,
-            Self::Server => Self::Client,
-        }
-    }
-
-    /// The connection role of this end.
-    pub fn role(self) -> Role {
-        match self {
-            Self::Client => Role::Client,
-            Self::Server => Role::Server,
-        }
-    }
-}
+pub use crate::side::Side;
 
 /// Deterministic, distinct, non-zero mask keys: key `n` is [`SequentialMaskKeys::key`]`(n)`.
 ///
