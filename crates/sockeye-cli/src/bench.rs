@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
-use crate::flags::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
+use crate::exit::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
 use crate::histogram::Histogram;
 use crate::print;
 

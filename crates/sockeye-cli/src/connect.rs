@@ -6,16 +6,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use sockeye::proto::connection::keepalive::KeepaliveConfig;
+use sockeye::transport::proxy::ProxyScheme;
 use sockeye::TlsOptions;
 use sockeye::{ClientConfig, CloseCode, MaskKeys};
-
-use crate::connect_loop::{self, Limits};
-use crate::flags::{ConnectArgs, TlsArgs, EXIT_CONNECT_FAILED, EXIT_MAX_TIME};
-use crate::trace;
-
-use crate::flags::ProxyArgs;
-use sockeye::transport::proxy::ProxyScheme;
 use sockeye::{NoProxy, ProxyConfig};
+
+use crate::connect_args::{ConnectArgs, ProxyArgs, TlsArgs};
+use crate::connect_loop::{self, Limits};
+use crate::exit::{EXIT_CONNECT_FAILED, EXIT_MAX_TIME};
+use crate::trace;
 
 /// The close timeout used when `--close-timeout 0` is given.
 const MIN_WAIT: Duration = Duration::from_millis(20);

@@ -25,7 +25,8 @@ use sockeye::{ClientConfig, CloseCode, CloseFrame, Error, Message, OpCode, Proto
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::flags::{ConnectArgs, EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
+use crate::connect_args::ConnectArgs;
+use crate::exit::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
 use crate::{commands, print, trace};
 
 /// How the conversation ends, besides the options.

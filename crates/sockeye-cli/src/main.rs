@@ -5,8 +5,10 @@
 mod bench;
 mod commands;
 mod connect;
+mod connect_args;
 mod connect_loop;
 mod demo;
+mod exit;
 mod flags;
 mod histogram;
 mod print;
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             print::error(&redacted(err));
-            ExitCode::from(flags::EXIT_FAILURE)
+            ExitCode::from(exit::EXIT_FAILURE)
         }
     }
 }
@@ -55,7 +57,7 @@ fn usage_error(err: &clap::Error) -> ExitCode {
     }
     // Plain text: colour codes next to a URL would hide where it ends.
     eprint!("{}", shown(&err.render().to_string()));
-    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(flags::EXIT_FAILURE))
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(exit::EXIT_FAILURE))
 }
 
 /// An error and its causes, each with secrets in URLs hidden (see [`shown`]).

@@ -17,13 +17,11 @@ use sockeye::diagnose::{format_utc, ConnectReport, Head, TlsInfo};
 use sockeye::transport::Stream;
 use sockeye::{blocking, ClientConfig, CloseCode, Diagnosis, Error, Message, Stage};
 
-use crate::flags::ConnectArgs;
+use crate::connect_args::ConnectArgs;
+use crate::exit::EXIT_USAGE;
 use crate::{connect, print, trace};
 
 const PROBE: &str = "Probe options";
-
-/// Exit status when the probe's own flags are wrong (as clap's usage errors).
-const EXIT_USAGE: u8 = 2;
 
 /// `sockeye probe`'s flags: all of `sockeye connect`'s, and what to check once open.
 #[derive(Debug, Args)]

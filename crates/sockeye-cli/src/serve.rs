@@ -22,7 +22,7 @@ use sockeye::{
     ServerConfig,
 };
 
-use crate::flags::TraceArgs;
+use crate::trace::TraceArgs;
 use crate::{print, trace};
 
 /// `sockeye serve`'s flags.

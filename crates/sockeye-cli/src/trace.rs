@@ -4,9 +4,8 @@
 use std::fs::File;
 
 use anyhow::Context;
+use clap::{Args, ValueEnum};
 use sockeye::{ClientConfig, ServerConfig};
-
-use crate::flags::{TraceArgs, TraceFormat};
 
 /// Installs the trace: to `--trace-file` if given, else to stderr with `-v`, else nowhere (the
 /// library then does no tracing work at all).
@@ -55,4 +54,31 @@ pub(crate) fn shown_chain(err: &anyhow::Error, args: &TraceArgs) -> String {
         Some(inner) if args.show_secrets => shown(inner, args),
         _ => crate::print::in_flags(&format!("{err:#}")),
     }
+}
+
+/// Where the trace goes and what it shows (shared by `connect` and `serve`).
+#[derive(Debug, Args)]
+pub(crate) struct TraceArgs {
+    /// Write the trace to this file instead of stderr (with or without -v).
+    #[arg(long = "trace-file", value_name = "PATH")]
+    pub(crate) trace_file: Option<std::path::PathBuf>,
+    /// The trace format: "human" (readable blocks and lines) or "json" (one object per line).
+    #[arg(long = "trace-format", value_enum, default_value_t = TraceFormat::Human, value_name = "FORMAT")]
+    pub(crate) trace_format: TraceFormat,
+    /// Show Authorization, Cookie, URL credentials and secret-looking query parameters in the
+    /// trace and in error messages instead of [redacted].
+    #[arg(long = "show-secrets")]
+    pub(crate) show_secrets: bool,
+    /// How many bytes of each payload the trace shows.
+    #[arg(long = "trace-bytes", default_value_t = sockeye::trace::DEFAULT_PREVIEW_BYTES, value_name = "BYTES")]
+    pub(crate) trace_bytes: usize,
+}
+
+/// `--trace-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TraceFormat {
+    /// Header blocks and one line per frame.
+    Human,
+    /// JSON lines, one object per event.
+    Json,
 }

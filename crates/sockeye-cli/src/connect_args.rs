@@ -1,0 +1,175 @@
+//! `sockeye connect`'s flags, which `sockeye probe` takes too: the handshake, route, frame,
+//! keepalive, TLS and proxy options.
+
+use clap::Args;
+
+use crate::trace::TraceArgs;
+
+/// `--help` sections of `sockeye connect`.
+const HANDSHAKE: &str = "Handshake options";
+const ROUTE: &str = "Route and redirects";
+const FRAMES: &str = "Frame-level options (for testing servers)";
+const KEEPALIVE: &str = "Keepalive and reconnect";
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectArgs {
+    /// The ws://, wss:// or ws+unix:///path/to/socket[:/path] URL to connect to.
+    pub(crate) url: String,
+    /// Print the trace to stderr: the request and response headers and every frame sent and
+    /// received (pings with their round-trip time, closes with code and reason), secrets
+    /// redacted.
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
+    #[command(flatten)]
+    pub(crate) trace: TraceArgs,
+    /// Add a request header, as "Name: value" (repeatable, sent in order). A Host, Origin,
+    /// User-Agent, Cookie or Authorization header replaces the one sockeye would send.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", help_heading = HANDSHAKE)]
+    pub(crate) headers: Vec<String>,
+    /// Send an Origin header.
+    #[arg(long, help_heading = HANDSHAKE)]
+    pub(crate) origin: Option<String>,
+    /// Offer a subprotocol (repeatable, in order of preference).
+    #[arg(long = "subprotocol", value_name = "NAME", help_heading = HANDSHAKE)]
+    pub(crate) subprotocols: Vec<String>,
+    /// Fail when subprotocols were offered and the server selected none (as browsers do).
+    #[arg(long = "require-subprotocol", requires = "subprotocols", help_heading = HANDSHAKE)]
+    pub(crate) require_subprotocol: bool,
+    /// Send this User-Agent instead of sockeye/VERSION ("" sends none).
+    #[arg(short = 'A', long = "user-agent", value_name = "NAME", help_heading = HANDSHAKE)]
+    pub(crate) user_agent: Option<String>,
+    /// Send cookies, as "name=value; other=value" (repeatable; joined with "; "). Cookie files
+    /// are not read.
+    #[arg(short = 'b', long = "cookie", value_name = "DATA", help_heading = HANDSHAKE)]
+    pub(crate) cookies: Vec<String>,
+    /// Send Basic credentials (as user:password@ in the URL does).
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD", help_heading = HANDSHAKE)]
+    pub(crate) user: Option<String>,
+    /// Send "Authorization: Bearer TOKEN".
+    #[arg(long = "oauth2-bearer", value_name = "TOKEN", help_heading = HANDSHAKE)]
+    pub(crate) bearer: Option<String>,
+    /// Do not offer permessage-deflate (RFC 7692; by default sockeye sends
+    /// "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"), so messages go
+    /// uncompressed both ways: to see or measure the raw framing, read payloads in a packet
+    /// capture, or talk to a server whose deflate is broken.
+    #[arg(long = "no-compression", help_heading = HANDSHAKE)]
+    pub(crate) no_compression: bool,
+    /// Connect through this Unix domain socket; the URL still gives Host and path.
+    /// (A ws+unix:///path/to/socket:/path URL does both at once.)
+    #[arg(long = "unix-socket", value_name = "PATH", help_heading = ROUTE)]
+    pub(crate) unix_socket: Option<std::path::PathBuf>,
+    /// Follow redirects (301, 302, 303, 307, 308; http:// and https:// Locations become ws://
+    /// and wss://), never from wss:// to ws://.
+    #[arg(short = 'L', long = "location", help_heading = ROUTE)]
+    pub(crate) location: bool,
+    /// With -L: follow at most this many redirects.
+    #[arg(long = "max-redirs", default_value_t = 5, value_name = "NUM", help_heading = ROUTE)]
+    pub(crate) max_redirs: usize,
+    /// Give up after this many seconds in all (connecting, handshake, messages and close),
+    /// with exit status 28.
+    #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
+    pub(crate) max_time: Option<f64>,
+    /// Print every frame as it arrives instead of messages: opcode, FIN, RSV bits, length and
+    /// a payload preview, pings, pongs, closes and continuation fragments included.
+    #[arg(long, help_heading = FRAMES)]
+    pub(crate) frames: bool,
+    /// Accept text that is not valid UTF-8 (printed with U+FFFD) instead of failing with 1007.
+    #[arg(long = "no-utf8-check", help_heading = FRAMES)]
+    pub(crate) no_utf8_check: bool,
+    /// Mask every frame sent with this key, 8 hex digits; 00000000 leaves payloads readable in
+    /// packet captures. Default: a random key per frame, as RFC 6455 requires.
+    #[arg(long = "mask-key", value_name = "HEX", help_heading = FRAMES)]
+    pub(crate) mask_key: Option<String>,
+    /// Treat stdin lines that start with "/" as commands (/ping, /pong, /binary, /close,
+    /// /frame; see below). Without it every line is a text message.
+    #[arg(long, help_heading = FRAMES)]
+    pub(crate) slash: bool,
+    /// The close code sent when stdin ends.
+    #[arg(long = "close-code", default_value_t = 1000, value_name = "CODE", help_heading = FRAMES)]
+    pub(crate) close_code: u16,
+    /// The close reason sent when stdin ends (at most 123 bytes).
+    #[arg(long = "close-reason", default_value = "", value_name = "TEXT", help_heading = FRAMES)]
+    pub(crate) close_reason: String,
+    /// After stdin ends, wait until the server has been silent this long before sending the
+    /// close, so replies still in flight are printed (some servers drop replies once a close
+    /// arrives).
+    #[arg(long, default_value_t = 0.3, value_name = "SECONDS")]
+    pub(crate) linger: f64,
+    /// Seconds to wait for the server's close after sending ours.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub(crate) close_timeout: f64,
+    /// Seconds allowed for the TCP connection.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) connect_timeout: f64,
+    /// Seconds allowed for the opening handshake.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) handshake_timeout: f64,
+    /// Send a ping after this many seconds without hearing from the server; the connection
+    /// fails (exit 4) when its pong does not come within --ping-timeout.
+    #[arg(long = "ping-interval", value_name = "SECONDS", help_heading = KEEPALIVE)]
+    pub(crate) ping_interval: Option<f64>,
+    /// With --ping-interval: seconds to wait for a ping's pong.
+    #[arg(long = "ping-timeout", default_value_t = 20.0, value_name = "SECONDS",
+          requires = "ping_interval", help_heading = KEEPALIVE)]
+    pub(crate) ping_timeout: f64,
+    /// Once connected, reconnect whenever the server closes or the connection drops (backoff
+    /// from 0.5 s doubling to 30 s, with jitter), until stdin ends; lines typed meanwhile are
+    /// sent after the reconnect.
+    #[arg(long, help_heading = KEEPALIVE)]
+    pub(crate) reconnect: bool,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    #[command(flatten)]
+    pub(crate) proxy: ProxyArgs,
+}
+
+/// `sockeye connect`'s proxy flags, named as curl names them.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Proxy options")]
+pub(crate) struct ProxyArgs {
+    /// Connect through this proxy: http:// or https:// (HTTP CONNECT, https:// with TLS to the
+    /// proxy), socks4://, socks4a://, socks5:// or socks5h:// (a, h: the proxy resolves the host
+    /// name), with user:password@ for credentials. No scheme means http://, no port 1080 (443
+    /// for https://). Overrides the proxy environment variables; "" connects directly.
+    #[arg(short = 'x', long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// Hosts that never go through a proxy, separated by commas: names (each also matches its
+    /// subdomains; a leading dot is optional), IP addresses and CIDR blocks, each with an
+    /// optional :port; "*" for every host. Replaces no_proxy / NO_PROXY.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    pub(crate) noproxy: Option<String>,
+    /// Ignore the proxy environment variables (http_proxy, https_proxy, all_proxy, no_proxy
+    /// and their upper-case forms).
+    #[arg(long = "ignore-proxy-env")]
+    pub(crate) ignore_proxy_env: bool,
+}
+
+/// `sockeye connect`'s TLS flags for wss:// URLs, named as curl names them.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "TLS options (wss://)")]
+pub(crate) struct TlsArgs {
+    /// Trust the CA certificates in this PEM file instead of the system's trust store.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Option<std::path::PathBuf>,
+    /// Present this client certificate (PEM, leaf first; it may hold the key too) to servers
+    /// that require one.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cert: Option<std::path::PathBuf>,
+    /// The private key of --cert (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub(crate) key: Option<std::path::PathBuf>,
+    /// Do not verify the server's certificate at all: the connection is encrypted, but anyone
+    /// in the middle can read it.
+    #[arg(short = 'k', long)]
+    pub(crate) insecure: bool,
+    /// Verify the certificate's chain and dates, but not that it names the host.
+    #[arg(long = "no-hostname-check")]
+    pub(crate) no_hostname_check: bool,
+    /// Send NAME as the TLS server name (SNI) and check the certificate against it instead of
+    /// the URL's host; the Host header does not change.
+    #[arg(long, visible_alias = "servername", value_name = "NAME")]
+    pub(crate) sni: Option<String>,
+    /// Seconds allowed for the TLS handshake.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) tls_timeout: f64,
+}
