@@ -302,7 +302,7 @@ pub struct ClientConfig {
     /// connection's trace instead of `[redacted]` (see [`crate::redact`]). Default: off.
     pub show_secrets: bool,
     /// How many bytes of each payload the trace shows. Default:
-    /// [`DEFAULT_PREVIEW_BYTES`](crate::trace::DEFAULT_PREVIEW_BYTES) (64).
+    /// [`DEFAULT_PREVIEW_BYTES`] (64).
     pub trace_preview_bytes: usize,
     /// TLS for `wss://`: whom to trust, the client certificate, the verification switches, SNI.
     /// Default: verification against the operating system's trust store (see [`TlsOptions`]).
@@ -342,7 +342,7 @@ impl ClientConfig {
             protocol: sockeye_proto::Config::default(),
             compression: Some(DeflateConfig::default()),
             show_secrets: false,
-            trace_preview_bytes: crate::trace::DEFAULT_PREVIEW_BYTES,
+            trace_preview_bytes: DEFAULT_PREVIEW_BYTES,
             tls: TlsOptions::default(),
             tls_timeout: Some(Duration::from_secs(10)),
         })
@@ -615,6 +615,9 @@ fn with_deflate(
     }
 }
 
+/// How many bytes of each payload the trace shows by default.
+pub const DEFAULT_PREVIEW_BYTES: usize = 64;
+
 /// The default `User-Agent`: `sockeye/` and the version of this crate.
 pub const DEFAULT_USER_AGENT: &str = concat!("sockeye/", env!("CARGO_PKG_VERSION"));
 
@@ -681,7 +684,7 @@ pub struct ServerConfig {
     /// instead of `[redacted]`. Default: off.
     pub show_secrets: bool,
     /// How many bytes of each payload the trace shows. Default:
-    /// [`DEFAULT_PREVIEW_BYTES`](crate::trace::DEFAULT_PREVIEW_BYTES) (64).
+    /// [`DEFAULT_PREVIEW_BYTES`] (64).
     pub trace_preview_bytes: usize,
     /// Pings and receive timeouts of every accepted connection: a ping after a quiet spell, a
     /// close (1001) when no complete frame arrives for the idle timeout, a close (1008) when a
@@ -713,7 +716,7 @@ impl Default for ServerConfig {
             protocol: sockeye_proto::Config::default(),
             compression: Some(DeflateConfig::server_default()),
             show_secrets: false,
-            trace_preview_bytes: crate::trace::DEFAULT_PREVIEW_BYTES,
+            trace_preview_bytes: DEFAULT_PREVIEW_BYTES,
             keepalive: Some(KeepaliveConfig::server_default()),
             max_memory: Some(DEFAULT_MAX_MEMORY),
         }

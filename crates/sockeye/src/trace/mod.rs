@@ -107,8 +107,7 @@ use crate::redact;
 /// The target of every span and event of the trace.
 pub const TARGET: &str = "sockeye::trace";
 
-/// How many bytes of each payload the trace shows by default.
-pub const DEFAULT_PREVIEW_BYTES: usize = 64;
+pub use crate::config::DEFAULT_PREVIEW_BYTES;
 
 /// How much of the handshake response is kept to show a failed handshake.
 const MAX_KEPT_HANDSHAKE_BYTES: usize = 32 * 1024;
