@@ -101,7 +101,7 @@ pub enum Error {
         after: Duration,
     },
     /// The opening handshake failed.
-    #[error("WebSocket handshake failed: {}{}", crate::redact::error_text(&.0.to_string()), crate::redact::error_text(&crate::redirect::location_hint(.0)))]
+    #[error("WebSocket handshake failed: {}{}", crate::redact::error_text(&.0.to_string()), crate::redact::error_text(&crate::refusal::location_hint(.0)))]
     Handshake(#[from] HandshakeError),
     /// The server redirected the handshake, and the redirect cannot be followed.
     #[error(
@@ -148,10 +148,10 @@ pub enum Error {
     #[cfg(feature = "tls")]
     #[error("TLS failed: {0}")]
     Tls(crate::transport::tls::TlsProblem),
-    // -- proxies (crate::transport::proxy) ----------------------------------------------------
+    // -- proxies (transport::proxy) -----------------------------------------------------------
     /// The proxy refused the tunnel or broke its protocol: the `CONNECT` status line, or the
     /// SOCKS reply code and its meaning.
-    #[error("proxy {}: {reason}{}{}", crate::redact::error_text(proxy), crate::transport::proxy::refusal_page(reason), hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+    #[error("proxy {}: {reason}{}{}", crate::redact::error_text(proxy), crate::refusal::refusal_page(reason), hint.map(|h| format!(" ({h})")).unwrap_or_default())]
     Proxy {
         /// The proxy's URL without its password, and where it came from (`from $https_proxy`).
         proxy: String,

@@ -46,6 +46,7 @@ mod error;
 mod mask_keys;
 pub mod redact;
 mod redirect;
+mod refusal;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod trace;

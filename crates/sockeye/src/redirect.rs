@@ -4,16 +4,11 @@
 //! fails, [`next_hop`] says whether the failure is a redirect to follow, and with which
 //! configuration.
 
-use sockeye_proto::handshake::Headers;
-use sockeye_proto::HandshakeError;
 use url::Url;
 
 use crate::config::{ClientConfig, Target};
 use crate::error::Error;
-
-/// The statuses that are followed: 301, 302, 303, 307 and 308. (A WebSocket handshake is always
-/// a GET without a body, so "see other" and "keep the method" mean the same here.)
-pub(crate) const REDIRECT_STATUSES: [u16; 5] = [301, 302, 303, 307, 308];
+use crate::refusal::{refusal, REDIRECT_STATUSES};
 
 /// After an attempt with `config` failed with `error`, having already followed `followed`
 /// redirects: the configuration for the next attempt, or the error to report.
@@ -82,17 +77,6 @@ pub(crate) fn next_hop(
     Ok(next_config)
 }
 
-/// The status and headers of a refusal of the upgrade: complete, or with a broken body (a
-/// redirect is followed all the same: its `Location` is in the head).
-fn refusal(error: &HandshakeError) -> Option<(u16, &Headers)> {
-    let status = error.refusal_status()?;
-    match error {
-        HandshakeError::UnexpectedStatus { headers, .. }
-        | HandshakeError::RefusalBodyUnfinished { headers, .. } => Some((status, headers)),
-        _ => None,
-    }
-}
-
 /// `location` resolved against the request URL, with `http(s)://` mapped to `ws(s)://`.
 pub(crate) fn resolve(target: &Target, location: &str) -> Result<Url, String> {
     // The base is the URL the request went to, as `ws(s)://Host/target`: that also works for
@@ -119,24 +103,11 @@ pub(crate) fn resolve(target: &Target, location: &str) -> Result<Url, String> {
     Ok(next)
 }
 
-/// For an error message: where an unfollowed redirect points, and how to follow it.
-pub(crate) fn location_hint(error: &HandshakeError) -> String {
-    match refusal(error) {
-        Some((status, headers)) if REDIRECT_STATUSES.contains(&status) => match headers.get("Location") {
-            Some(location) => format!(
-                " (it redirects to {:?}; set ClientConfig::follow_redirects, or pass -L to sockeye connect, to follow it)",
-                location.trim()
-            ),
-            None => " (a redirect without a Location header)".into(),
-        },
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
     use sockeye_proto::handshake::Headers;
+    use sockeye_proto::HandshakeError;
 
     use super::*;
 

@@ -691,22 +691,6 @@ fn refused(proxy: &SelectedProxy, reason: ProxyError) -> Error {
     }
 }
 
-/// For [`Error::Proxy`]'s message: the readable text of an HTTP refusal's page, if any
-/// (`; its page says: "Access Denied. …"`).
-pub(crate) fn refusal_page(reason: &ProxyError) -> String {
-    match reason {
-        ProxyError::HttpRefused { body, .. } => {
-            let text = sockeye_proto::proxy::body_text(body, 240);
-            if text.is_empty() {
-                String::new()
-            } else {
-                format!("; its page says: {text:?}")
-            }
-        }
-        _ => String::new(),
-    }
-}
-
 /// Turns the errors of connecting to the proxy into proxy-stage errors that name it.
 fn unreachable(proxy: &SelectedProxy, err: Error) -> Error {
     match err {
