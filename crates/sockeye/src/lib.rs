@@ -47,6 +47,7 @@ mod mask_keys;
 pub mod redact;
 mod redirect;
 mod refusal;
+mod timings;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod trace;

@@ -47,10 +47,11 @@ use crate::config::{ClientConfig, Target};
 use crate::error::{Error, Stage};
 use crate::redact;
 
+pub use crate::timings::Timings;
 pub(crate) use report::HandshakeRecord;
 #[cfg(feature = "tls")]
 pub use report::TlsInfo;
-pub use report::{ConnectReport, Head, Timings};
+pub use report::{ConnectReport, Head};
 
 /// Why a connection failed: where, the cause, what shows it, and what to try.
 ///

@@ -9,8 +9,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::config::ClientConfig;
-use crate::diagnose::Timings;
 use crate::error::{Error, Stage};
+use crate::timings::Timings;
 
 /// A connected async stream: whichever route and wrapping the configuration chose.
 #[derive(Debug)]

@@ -39,8 +39,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::config::ClientConfig;
-use crate::diagnose::Timings;
 use crate::error::{Error, Stage};
+use crate::timings::Timings;
 
 pub mod proxy;
 pub mod tcp;

@@ -76,8 +76,8 @@ pub use sockeye_proto::proxy::{
 
 use crate::config::percent_decode;
 use crate::config::{ClientConfig, Target};
-use crate::diagnose::Timings;
 use crate::error::{Error, Stage};
+use crate::timings::Timings;
 use crate::transport::{tcp, Stream};
 
 // ---------------------------------------------------------------------------------------------
