@@ -147,7 +147,7 @@ pub enum Error {
     /// a peer that does not speak TLS, an unreadable CA, certificate or key file…
     #[cfg(feature = "tls")]
     #[error("TLS failed: {0}")]
-    Tls(crate::transport::tls::TlsProblem),
+    Tls(crate::tls_problem::TlsProblem),
     // -- proxies (transport::proxy) -----------------------------------------------------------
     /// The proxy refused the tunnel or broke its protocol: the `CONNECT` status line, or the
     /// SOCKS reply code and its meaning.
@@ -259,7 +259,7 @@ impl Error {
     /// arrives with the HTTP response) becomes [`Error::Tls`].
     pub(crate) fn client_io(stage: Stage, source: io::Error) -> Self {
         #[cfg(feature = "tls")]
-        if let Some(problem) = crate::transport::tls::problem_in(&source) {
+        if let Some(problem) = crate::tls_problem::problem_in(&source) {
             return Self::Tls(problem);
         }
         Self::io(stage, source)
@@ -339,7 +339,7 @@ impl fmt::Debug for Error {
             Self::ConnectionClosed => f.write_str("ConnectionClosed"),
             #[cfg(feature = "tls")]
             Self::Tls(problem) => match problem {
-                crate::transport::tls::TlsProblem::NotTls { received } => {
+                crate::tls_problem::TlsProblem::NotTls { received } => {
                     let received = received
                         .as_deref()
                         .map(|bytes| error_text(&String::from_utf8_lossy(bytes)));

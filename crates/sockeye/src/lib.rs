@@ -48,6 +48,8 @@ pub mod redact;
 mod redirect;
 mod refusal;
 mod timings;
+#[cfg(feature = "tls")]
+mod tls_problem;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 pub mod trace;

@@ -68,13 +68,9 @@ mod certificate;
 #[cfg(feature = "tls")]
 mod connect;
 #[cfg(feature = "tls")]
-mod problem;
-#[cfg(feature = "tls")]
 mod server;
 #[cfg(feature = "tls")]
 mod verify;
-#[cfg(feature = "tls")]
-mod words;
 
 #[cfg(feature = "tls")]
 pub use connect::client_config;
@@ -84,13 +80,13 @@ pub(crate) use server::accept_tls;
 pub use server::server_config;
 // `connect_tls` and `connect_tls_async` also serve the proxy transport (TLS to an https:// proxy).
 #[cfg(feature = "tls")]
+pub use crate::tls_problem::TlsProblem;
+#[cfg(feature = "tls")]
 #[allow(unused_imports)]
-pub(crate) use connect::{connect_tls, problem_in, secure};
+pub(crate) use connect::{connect_tls, secure};
 #[cfg(all(feature = "tls", feature = "tokio"))]
 #[allow(unused_imports)]
 pub(crate) use connect::{connect_tls_async, secure_async};
-#[cfg(feature = "tls")]
-pub use problem::TlsProblem;
 
 /// How a client sets up TLS: whom to trust, how to prove who it is, what to check.
 ///

@@ -13,12 +13,11 @@ use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConnection, RootCertStore, StreamOwned};
 
-use super::problem::{Context, TlsProblem};
 use super::verify::{NoVerification, Pinning, SkipHostnameCheck};
-use super::words;
 use super::TlsOptions;
 use crate::config::ClientConfig;
 use crate::error::{Error, Stage};
+use crate::tls_problem::{problem_with, words, Context, TlsProblem};
 use crate::transport::Stream;
 
 /// How many of the peer's first bytes are kept, to say what it sent when it is not TLS.
@@ -343,18 +342,6 @@ fn handshake_error(err: io::Error, cx: &Context<'_>, limit: Option<Duration>) ->
         (io::ErrorKind::UnexpectedEof, _) => tls(TlsProblem::ClosedDuringHandshake),
         _ => Error::io(Stage::Tls, err),
     }
-}
-
-fn problem_with(err: &io::Error, cx: &Context<'_>) -> Option<TlsProblem> {
-    let rustls_error = err.get_ref()?.downcast_ref::<rustls::Error>()?;
-    Some(TlsProblem::from_rustls(rustls_error.clone(), cx))
-}
-
-/// The TLS problem inside an I/O error from an established client TLS stream, if any: a server
-/// that refuses a client certificate does so after the client's side of a TLS 1.3 handshake is
-/// done, so its alert arrives with the HTTP response.
-pub(crate) fn problem_in(err: &io::Error) -> Option<TlsProblem> {
-    problem_with(err, &Context::default())
 }
 
 /// The socket during the handshake: each read waits only until the deadline, and the peer's

@@ -15,11 +15,10 @@ use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::PrivateKeyDer;
 
 use super::connect::{file_problem, pem_why, provider, read_certs};
-use super::problem::TlsProblem;
-use super::words;
 use crate::error::Error;
 #[cfg(feature = "tokio")]
 use crate::error::Stage;
+use crate::tls_problem::{words, TlsProblem};
 
 /// Builds a rustls server configuration from a PEM certificate chain (leaf first) and its
 /// private key (PKCS#8, PKCS#1 or SEC1): ring provider, TLS 1.3 and 1.2, no client

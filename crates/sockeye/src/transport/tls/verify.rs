@@ -2,7 +2,6 @@
 //! pinned by the CA file ([`Pinning`]), and the two ways to weaken verification
 //! ([`SkipHostnameCheck`], [`NoVerification`]).
 
-use std::fmt;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -13,6 +12,7 @@ use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, SignatureScheme};
 
 use super::certificate;
+use crate::tls_problem::CaCertificateAsServer;
 
 /// Verifies with `verifier` (webpki, or [`SkipHostnameCheck`]) and, when it refuses, accepts a
 /// server certificate that is byte-identical to one of `pinned` — the certificates of
@@ -134,26 +134,6 @@ impl ServerCertVerifier for Pinning {
     }
 }
 
-/// The server presented a certificate marked as a CA (basicConstraints `CA:TRUE`) as its own,
-/// and it is not pinned. Carried in `CertificateError::Other`; `TlsProblem` says it in words.
-#[derive(Debug)]
-pub(super) struct CaCertificateAsServer {
-    /// webpki's refusal, kept as the source.
-    webpki: OtherError,
-}
-
-impl fmt::Display for CaCertificateAsServer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a CA certificate was presented as the server's own certificate")
-    }
-}
-
-impl std::error::Error for CaCertificateAsServer {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.webpki)
-    }
-}
-
 /// Verifies the chain, dates and revocation as usual, and ignores only a certificate that does
 /// not name the server. rustls checks the name last, after the chain is proven, so an error about
 /// the name means everything else passed.
@@ -241,15 +221,5 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
-    }
-}
-
-#[cfg(test)]
-impl CaCertificateAsServer {
-    /// The refusal as webpki words it, for tests of how it is told.
-    pub(super) fn for_tests() -> Self {
-        Self {
-            webpki: OtherError(Arc::new(std::io::Error::other("CaUsedAsEndEntity"))),
-        }
     }
 }

@@ -1,18 +1,18 @@
 //! What went wrong with TLS, in words, with what to try.
 //!
 //! Messages name the library's options (`TlsOptions::ca_file`); a front-end such as the CLI
-//! knows which of its flags sets each. No rustls type is printed with `{:?}`: [`words`](super::words)
+//! knows which of its flags sets each. No rustls type is printed with `{:?}`: [`words`]
 //! names every verdict.
 
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::UnixTime;
-use rustls::{AlertDescription, CertificateError, InvalidMessage, PeerIncompatible};
+use rustls::{AlertDescription, CertificateError, InvalidMessage, OtherError, PeerIncompatible};
 
-use super::verify::CaCertificateAsServer;
-use super::words;
+pub(crate) mod words;
 
 /// Why a TLS connection failed: the cause, the facts needed to act on it, and (in the message)
 /// what to try. Carried by [`Error::Tls`](crate::Error::Tls).
@@ -375,20 +375,20 @@ impl std::error::Error for TlsProblem {
 
 /// Where a rustls error was met: what is known about the handshake it ended.
 #[derive(Debug, Default)]
-pub(super) struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The name the certificate is checked for (none after the handshake).
-    pub(super) server: Option<&'a str>,
+    pub(crate) server: Option<&'a str>,
     /// Which roots were trusted, in words.
-    pub(super) trusted: Option<String>,
+    pub(crate) trusted: Option<String>,
     /// The CA file, when one was given.
-    pub(super) ca_file: Option<&'a Path>,
+    pub(crate) ca_file: Option<&'a Path>,
     /// The first bytes the peer sent, when they were recorded.
-    pub(super) received: Option<&'a [u8]>,
+    pub(crate) received: Option<&'a [u8]>,
 }
 
 impl TlsProblem {
     /// Names what rustls reported, in the terms of the handshake `cx` describes.
-    pub(super) fn from_rustls(err: rustls::Error, cx: &Context<'_>) -> Self {
+    pub(crate) fn from_rustls(err: rustls::Error, cx: &Context<'_>) -> Self {
         let server = || cx.server.unwrap_or("the server").to_string();
         match err {
             rustls::Error::InvalidCertificate(cert) => match cert {
@@ -483,6 +483,52 @@ impl TlsProblem {
     /// Why rustls refused a certificate, in words, for diagnosis facts.
     pub(crate) fn certificate_words(error: &CertificateError) -> String {
         words::certificate(error)
+    }
+}
+
+/// The TLS problem rustls reported inside `err`, if any, in the terms of the handshake `cx`
+/// describes.
+pub(crate) fn problem_with(err: &io::Error, cx: &Context<'_>) -> Option<TlsProblem> {
+    let rustls_error = err.get_ref()?.downcast_ref::<rustls::Error>()?;
+    Some(TlsProblem::from_rustls(rustls_error.clone(), cx))
+}
+
+/// The TLS problem inside an I/O error from an established client TLS stream, if any: a server
+/// that refuses a client certificate does so after the client's side of a TLS 1.3 handshake is
+/// done, so its alert arrives with the HTTP response.
+pub(crate) fn problem_in(err: &io::Error) -> Option<TlsProblem> {
+    problem_with(err, &Context::default())
+}
+
+/// The server presented a certificate marked as a CA (basicConstraints `CA:TRUE`) as its own,
+/// and it is not pinned. Carried in `CertificateError::Other`; `TlsProblem` says it in words.
+#[derive(Debug)]
+pub(crate) struct CaCertificateAsServer {
+    /// webpki's refusal, kept as the source.
+    pub(crate) webpki: OtherError,
+}
+
+impl fmt::Display for CaCertificateAsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CA certificate was presented as the server's own certificate")
+    }
+}
+
+impl std::error::Error for CaCertificateAsServer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.webpki)
+    }
+}
+
+#[cfg(test)]
+impl CaCertificateAsServer {
+    /// The refusal as webpki words it, for tests of how it is told.
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            webpki: OtherError(std::sync::Arc::new(std::io::Error::other(
+                "CaUsedAsEndEntity",
+            ))),
+        }
     }
 }
 

@@ -11,10 +11,10 @@ use rustls::{
     PeerMisbehaved,
 };
 
-use super::verify::CaCertificateAsServer;
+use super::CaCertificateAsServer;
 
 /// An alert by its name in the TLS RFCs (`handshake_failure`), or its number when unknown.
-pub(super) fn alert_name(alert: AlertDescription) -> String {
+pub(crate) fn alert_name(alert: AlertDescription) -> String {
     use AlertDescription as A;
     let name = match alert {
         A::CloseNotify => "close_notify",
@@ -58,7 +58,7 @@ pub(super) fn alert_name(alert: AlertDescription) -> String {
 }
 
 /// What the sender of `alert` means by it.
-pub(super) fn alert_meaning(alert: AlertDescription) -> &'static str {
+pub(crate) fn alert_meaning(alert: AlertDescription) -> &'static str {
     use AlertDescription as A;
     match alert {
         A::CloseNotify | A::UserCanceled => "it closed the connection",
@@ -101,7 +101,7 @@ pub(super) fn alert_meaning(alert: AlertDescription) -> &'static str {
 }
 
 /// Why a certificate was refused, in words.
-pub(super) fn certificate(error: &CertificateError) -> String {
+pub(crate) fn certificate(error: &CertificateError) -> String {
     use CertificateError as C;
     let words = match error {
         C::BadEncoding => "it is not a well-formed X.509 certificate (bad DER encoding)",
@@ -209,7 +209,7 @@ fn purpose(purpose: &ExtendedKeyPurpose) -> String {
 }
 
 /// What a corrupt message was.
-pub(super) fn invalid_message(message: &InvalidMessage) -> String {
+pub(crate) fn invalid_message(message: &InvalidMessage) -> String {
     use InvalidMessage as M;
     let words = match message {
         M::CertificatePayloadTooLarge => "a certificate message that is too large",
@@ -250,7 +250,7 @@ pub(super) fn invalid_message(message: &InvalidMessage) -> String {
 }
 
 /// What the peer did against the protocol.
-pub(super) fn misbehaved(why: &PeerMisbehaved) -> &'static str {
+pub(crate) fn misbehaved(why: &PeerMisbehaved) -> &'static str {
     use PeerMisbehaved as P;
     match why {
         P::AttemptedDowngradeToTls12WhenTls13IsSupported => {
@@ -353,7 +353,7 @@ pub(super) fn misbehaved(why: &PeerMisbehaved) -> &'static str {
 }
 
 /// What the two sides lack in common.
-pub(super) fn incompatible(why: &PeerIncompatible) -> &'static str {
+pub(crate) fn incompatible(why: &PeerIncompatible) -> &'static str {
     use PeerIncompatible as P;
     match why {
         P::ServerDoesNotSupportTls12Or13
@@ -388,7 +388,7 @@ pub(super) fn incompatible(why: &PeerIncompatible) -> &'static str {
 }
 
 /// A rustls verdict about `peer`, in one clause: what failed and why.
-pub(super) fn error(err: &rustls::Error, peer: &str) -> String {
+pub(crate) fn error(err: &rustls::Error, peer: &str) -> String {
     use rustls::Error as E;
     match err {
         E::InappropriateMessage { got_type, .. } => format!(
