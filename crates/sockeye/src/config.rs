@@ -12,8 +12,9 @@ use url::Url;
 
 use crate::error::Error;
 use crate::mask_keys::MaskKeys;
-use crate::transport::proxy::{NoProxy, ProxyConfig};
-use crate::transport::tls::TlsOptions;
+use crate::options::percent_decode;
+use crate::options::proxy::{NoProxy, ProxyConfig};
+use crate::options::tls::TlsOptions;
 
 /// Where a WebSocket URL points: parsed and checked once, used by every front-end.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,32 +178,6 @@ impl Target {
     }
 }
 
-/// Decodes `%XX` escapes (invalid escapes are kept as they are).
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| {
-            bytes
-                .get(at)
-                .and_then(|&b| char::from(b).to_digit(16))
-                .map(|d| d as u8)
-        };
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high << 4) | low);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Everything a client connection can be told. Build with [`ClientConfig::new`] and the setters.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -267,7 +242,7 @@ pub struct ClientConfig {
     /// gives the `Host` header and the path. Default: the socket of a `ws+unix://` URL, else
     /// none.
     pub unix_socket: Option<PathBuf>,
-    /// Which proxy to go through (see [`crate::transport::proxy`]). Default:
+    /// Which proxy to go through (see the `transport::proxy` module). Default:
     /// [`ProxyConfig::Environment`], as curl: `http_proxy` for `ws://`, `https_proxy` for
     /// `wss://`, `all_proxy` for both, in lower or upper case, except hosts in `no_proxy`.
     /// [`ProxyConfig::Direct`] ignores the environment.
@@ -647,7 +622,7 @@ impl Target {
     }
 }
 
-/// TLS settings (see [`crate::transport::tls`]).
+/// TLS settings (see the `transport::tls` module).
 impl ClientConfig {
     /// Replaces the TLS options of `wss://` connections.
     pub fn tls(mut self, tls: TlsOptions) -> Self {
@@ -692,10 +667,10 @@ pub struct ServerConfig {
     /// frame one byte at a time holds nothing for long). Default:
     /// [`KeepaliveConfig::server_default`] (ping after 30 s, idle 120 s, message 60 s).
     /// `None`: no pings and no receive timeouts. Applied by the tokio front-end (`accept_async`,
-    /// [`Server`](crate::tokio::Server), the hyper upgrade); a blocking server applies it with
+    /// `tokio::Server`, the hyper upgrade); a blocking server applies it with
     /// `WebSocket::set_keepalive`.
     pub keepalive: Option<KeepaliveConfig>,
-    /// The memory budget of a [`Server`](crate::tokio::Server), for all its connections
+    /// The memory budget of a `tokio::Server`, for all its connections
     /// together, in bytes: input and output buffers, messages in progress, inflated data, zlib
     /// state and what waits in the connections' queues
     /// ([`Connection::memory_use`] plus queued messages). When it is exceeded, the connections

@@ -44,6 +44,7 @@ mod config;
 pub mod diagnose;
 mod error;
 mod mask_keys;
+mod options;
 pub mod redact;
 mod redirect;
 mod refusal;
