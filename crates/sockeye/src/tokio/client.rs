@@ -12,8 +12,8 @@ use crate::error::{Error, Stage};
 use crate::redirect;
 use crate::tokio::stream::WebSocketStream;
 use crate::trace::Tracer;
-use crate::transport::async_stream::dial_async_timed;
 use crate::transport::async_stream::within;
+use crate::transport::route::dial_async_timed;
 use crate::transport::AsyncStream;
 
 /// Connects to a `ws://` URL with default options.

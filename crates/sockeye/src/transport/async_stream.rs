@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::config::ClientConfig;
 use crate::error::{Error, Stage};
 use crate::timings::Timings;
 
@@ -129,88 +128,13 @@ pub(crate) async fn until<T>(
     }
 }
 
-/// Opens the route `config` describes (tokio): Unix socket or TCP, then TLS for `wss://`.
-pub async fn dial_async(config: &ClientConfig) -> Result<AsyncStream, Error> {
-    dial_async_timed(config, &mut Timings::default()).await
-}
-
-/// [`dial_async`], noting in `timings` how long each stage took (the one that failed too).
-pub(crate) async fn dial_async_timed(
-    config: &ClientConfig,
-    timings: &mut Timings,
-) -> Result<AsyncStream, Error> {
-    #[cfg(not(feature = "tls"))]
-    super::refuse_tls_without_feature(config)?;
-    let stream = dial_route_async(config, timings).await?;
-    #[cfg(feature = "tls")]
-    if config.target.secure {
-        let started = Instant::now();
-        let secured = super::tls::secure_async(stream, config).await;
-        timings.set(Stage::Tls, started.elapsed());
-        return secured;
-    }
-    Ok(stream)
-}
-
-/// The route alone (tokio), before any TLS.
-async fn dial_route_async(
-    config: &ClientConfig,
-    timings: &mut Timings,
-) -> Result<AsyncStream, Error> {
-    let started = Instant::now();
-    #[cfg(unix)]
-    if let Some(path) = &config.unix_socket {
-        let stream = tokio::net::UnixStream::connect(path).await;
-        timings.set(Stage::Tcp, started.elapsed());
-        let stream = stream.map_err(|source| Error::Connect {
-            addr: format!("unix:{}", path.display()),
-            source,
-        })?;
-        return Ok(AsyncStream::Unix(stream));
-    }
-    #[cfg(not(unix))]
-    if let Some(path) = &config.unix_socket {
-        return Err(Error::Unsupported(format!(
-            "Unix domain sockets ({}) are not available on this platform",
-            path.display()
-        )));
-    }
-    // Through a proxy when one applies (see `super::proxy`): its tunnel is the route. As DNS
-    // and TCP do without a proxy, resolving the target here (`socks4://`, `socks5://`) and
-    // reaching the proxy share one connect_timeout.
-    if let Some(selected) = super::proxy::select(config)? {
-        let deadline = config
-            .connect_timeout
-            .map(|limit| tokio::time::Instant::now() + limit);
-        let destination =
-            super::proxy::destination_async(&selected, config, deadline, timings).await?;
-        let started = Instant::now();
-        let tunnel = super::proxy::tunnel_async(&selected, destination, config, deadline).await;
-        timings.set(Stage::Proxy, started.elapsed());
-        return tunnel;
-    }
-    let host = config.target.host.as_str();
-    let port = config.target.port;
-    let connect = connect_tcp_timed(host, port, timings);
-    match within(config.connect_timeout, Stage::Tcp, connect).await {
-        Ok(stream) => Ok(AsyncStream::Tcp(stream)),
-        // Resolving and connecting share the limit: the time-out is the stage still running's,
-        // and that stage gets the time.
-        Err(Error::Timeout { after, .. }) => Err(Error::Timeout {
-            stage: timings.set_unfinished(started.elapsed()),
-            after,
-        }),
-        Err(err) => Err(err),
-    }
-}
-
 /// Resolves `host` (DNS stage) and connects to the first address that accepts (TCP stage).
 pub(crate) async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, Error> {
     connect_tcp_timed(host, port, &mut Timings::default()).await
 }
 
 /// [`connect_tcp`], noting how long resolving and connecting took.
-async fn connect_tcp_timed(
+pub(crate) async fn connect_tcp_timed(
     host: &str,
     port: u16,
     timings: &mut Timings,

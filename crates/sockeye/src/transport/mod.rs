@@ -33,14 +33,16 @@
 //! configuration is built: the CA file and client certificate and key of [`tls::TlsOptions`]
 //! (for each connection, unless `rustls_config` is given) and the system trust store (once per
 //! process).
+//!
+//! [`ClientConfig`]: crate::ClientConfig
+//! [`Timings`]: crate::timings::Timings
+//! [`Error::Timeout`]: crate::Error::Timeout
+//! [`Stage::Dns`]: crate::Stage::Dns
+//! [`Stage::Proxy`]: crate::Stage::Proxy
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-
-use crate::config::ClientConfig;
-use crate::error::{Error, Stage};
-use crate::timings::Timings;
 
 pub mod proxy;
 pub mod tcp;
@@ -50,8 +52,13 @@ pub mod unix;
 
 #[cfg(feature = "tokio")]
 pub(crate) mod async_stream;
+pub(crate) mod route;
 #[cfg(feature = "tokio")]
-pub use async_stream::{dial_async, AsyncStream};
+pub use async_stream::AsyncStream;
+pub use route::dial;
+#[cfg(feature = "tokio")]
+pub use route::dial_async;
+pub(crate) use route::dial_timed;
 
 /// A connected blocking stream: whichever route and wrapping the configuration chose.
 #[derive(Debug)]
@@ -169,61 +176,4 @@ impl Write for Stream {
             Self::Tls(stream) => stream.flush(),
         }
     }
-}
-
-/// Opens the route `config` describes (blocking): Unix socket or TCP, then TLS for `wss://`.
-pub fn dial(config: &ClientConfig) -> Result<Stream, Error> {
-    dial_timed(config, &mut Timings::default())
-}
-
-/// [`dial`], noting in `timings` how long each stage took (the one that failed too).
-pub(crate) fn dial_timed(config: &ClientConfig, timings: &mut Timings) -> Result<Stream, Error> {
-    #[cfg(not(feature = "tls"))]
-    refuse_tls_without_feature(config)?;
-    let stream = dial_route(config, timings)?;
-    #[cfg(feature = "tls")]
-    if config.target.secure {
-        return timings.time(Stage::Tls, || tls::secure(stream, config));
-    }
-    Ok(stream)
-}
-
-/// The route alone (blocking), before any TLS.
-fn dial_route(config: &ClientConfig, timings: &mut Timings) -> Result<Stream, Error> {
-    #[cfg(unix)]
-    if let Some(path) = &config.unix_socket {
-        return timings.time(Stage::Tcp, || unix::connect(path).map(Stream::Unix));
-    }
-    #[cfg(not(unix))]
-    if let Some(path) = &config.unix_socket {
-        return Err(Error::Unsupported(format!(
-            "Unix domain sockets ({}) are not available on this platform",
-            path.display()
-        )));
-    }
-    // Through a proxy when one applies (see `proxy`): its tunnel is the route. The target's
-    // name is resolved here for `socks4://` and `socks5://` (DNS stage, blocking resolver).
-    if let Some(selected) = proxy::select(config)? {
-        let destination = proxy::destination(&selected, &config.target, timings)?;
-        return timings.time(Stage::Proxy, || {
-            proxy::tunnel(&selected, destination, config)
-        });
-    }
-    let target = &config.target;
-    let addrs = timings.time(Stage::Dns, || tcp::resolve(&target.host, target.port))?;
-    let stream = timings.time(Stage::Tcp, || {
-        tcp::connect_resolved(&target.host, addrs, config.connect_timeout)
-    })?;
-    Ok(Stream::Tcp(stream))
-}
-
-#[cfg(not(feature = "tls"))]
-pub(crate) fn refuse_tls_without_feature(config: &ClientConfig) -> Result<(), Error> {
-    if config.target.secure {
-        return Err(Error::Unsupported(format!(
-            "{} needs TLS, and this build of sockeye has no TLS (it was built without the `tls` feature); it will not fall back to an unencrypted connection (enable the feature, or use ws:// for a plain server)",
-            config.target.url
-        )));
-    }
-    Ok(())
 }
