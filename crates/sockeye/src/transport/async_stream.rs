@@ -1,4 +1,5 @@
-//! The tokio counterpart of [`Stream`](super::Stream) and [`dial`](super::dial).
+//! The tokio counterpart of [`Stream`](super::Stream): [`AsyncStream`], and the TCP connect and
+//! time limits that `dial_async` and the proxy tunnel use.
 
 use std::io;
 use std::pin::Pin;
