@@ -10,7 +10,7 @@ use sockeye_proto::handshake::{ClientHandshake, ClientRequest, DEFAULT_MAX_HEADE
 use sockeye_proto::{Connection, Role};
 use url::Url;
 
-use crate::error::Error;
+use crate::error::{Error, UrlProblem};
 use crate::mask_keys::MaskKeys;
 use crate::options::percent_decode;
 use crate::options::proxy::{NoProxy, ProxyConfig};
@@ -50,14 +50,14 @@ impl Target {
     /// Percent-escapes in the socket path are decoded (`%20` for a space, `%3A` for a colon).
     /// The explicit option [`ClientConfig::unix_socket`] does the same with any `ws://` URL.
     pub fn parse(input: &str) -> Result<Self, Error> {
-        let invalid = |why: String, hint: Option<&'static str>| Error::InvalidUrl {
+        let invalid = |problem: UrlProblem, hint: Option<&'static str>| Error::InvalidUrl {
             url: input.to_string(),
-            why,
+            problem,
             hint,
         };
         let url = Url::parse(input).map_err(|err| {
             let hint = (!input.contains("://")).then_some("a full URL such as ws://host:port/path");
-            invalid(err.to_string(), hint)
+            invalid(UrlProblem::Unparsable(err), hint)
         })?;
         let secure = match url.scheme() {
             "ws" => false,
@@ -65,33 +65,33 @@ impl Target {
             "ws+unix" => return Self::parse_unix(input, url),
             "http" => {
                 return Err(invalid(
-                    "http:// is not a WebSocket scheme".into(),
+                    UrlProblem::HttpScheme,
                     Some("ws:// for the same server"),
                 ))
             }
             "https" => {
                 return Err(invalid(
-                    "https:// is not a WebSocket scheme".into(),
+                    UrlProblem::HttpsScheme,
                     Some("wss:// for the same server"),
                 ))
             }
             other => {
                 return Err(invalid(
-                    format!("unsupported scheme {other:?}"),
+                    UrlProblem::UnsupportedScheme(other.to_string()),
                     Some("ws://, wss:// or ws+unix://"),
                 ))
             }
         };
         if url.fragment().is_some() {
             return Err(invalid(
-                "WebSocket URLs must not have a #fragment (RFC 6455 section 3)".into(),
+                UrlProblem::Fragment,
                 Some("removing the part after #"),
             ));
         }
         let host = match url.host() {
             Some(url::Host::Ipv6(addr)) => addr.to_string(),
             Some(host) => host.to_string(),
-            None => return Err(invalid("the URL has no host".into(), None)),
+            None => return Err(invalid(UrlProblem::NoHost, None)),
         };
         let default_port = if secure { 443 } else { 80 };
         let port = url.port().unwrap_or(default_port);
@@ -126,20 +126,20 @@ impl Target {
 
     /// `ws+unix://[host]/socket/path[:/request/target]`, see [`Target::parse`].
     fn parse_unix(input: &str, url: Url) -> Result<Self, Error> {
-        let invalid = |why: &str, hint: Option<&'static str>| Error::InvalidUrl {
+        let invalid = |problem: UrlProblem, hint: Option<&'static str>| Error::InvalidUrl {
             url: input.to_string(),
-            why: why.to_string(),
+            problem,
             hint,
         };
         if url.fragment().is_some() {
             return Err(invalid(
-                "WebSocket URLs must not have a #fragment (RFC 6455 section 3)",
+                UrlProblem::Fragment,
                 Some("removing the part after #"),
             ));
         }
         if !url.username().is_empty() || url.password().is_some() || url.port().is_some() {
             return Err(invalid(
-                "a ws+unix:// URL has no user, password or port",
+                UrlProblem::UnixSocketExtras,
                 Some("ws+unix:///path/to/socket:/path?query"),
             ));
         }
@@ -150,13 +150,13 @@ impl Target {
         let socket = percent_decode(socket);
         if !socket.starts_with('/') || socket.len() < 2 {
             return Err(invalid(
-                "a ws+unix:// URL needs the absolute path of the socket",
+                UrlProblem::UnixSocketPathNotAbsolute,
                 Some("ws+unix:///path/to/socket:/path?query"),
             ));
         }
         if !path.starts_with('/') {
             return Err(invalid(
-                "the request target after the socket path must start with '/'",
+                UrlProblem::UnixTargetNotAbsolute,
                 Some("ws+unix:///path/to/socket:/path?query"),
             ));
         }

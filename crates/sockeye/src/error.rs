@@ -53,12 +53,12 @@ impl fmt::Display for Stage {
 #[non_exhaustive]
 pub enum Error {
     /// The URL cannot be used.
-    #[error("invalid URL {shown:?}: {why}{}", hint.map(|h| format!(" (try {h})")).unwrap_or_default(), shown = crate::redact::error_url(url))]
+    #[error("invalid URL {shown:?}: {problem}{}", hint.map(|h| format!(" (try {h})")).unwrap_or_default(), shown = crate::redact::error_url(url))]
     InvalidUrl {
         /// The URL as given.
         url: String,
         /// What is wrong.
-        why: String,
+        problem: UrlProblem,
         /// A suggestion.
         hint: Option<&'static str>,
     },
@@ -70,6 +70,8 @@ pub enum Error {
     Dns {
         /// The host name.
         host: String,
+        /// Whether the name is unknown or no DNS server answered.
+        failure: DnsFailure,
         /// The resolver's error.
         #[source]
         source: io::Error,
@@ -105,7 +107,7 @@ pub enum Error {
     Handshake(#[from] HandshakeError),
     /// The server redirected the handshake, and the redirect cannot be followed.
     #[error(
-        "cannot follow the {status} redirect from {} to {:?}: {why}",
+        "cannot follow the {status} redirect from {} to {:?}: {reason}",
         crate::redact::error_url(from),
         crate::redact::error_url(location)
     )]
@@ -117,7 +119,7 @@ pub enum Error {
         /// The `Location` header as received.
         location: String,
         /// Why it is not followed.
-        why: String,
+        reason: RedirectProblem,
     },
     /// The server's accept hook refused the request with this status.
     #[error("the request was refused with HTTP {status}")]
@@ -165,6 +167,9 @@ pub enum Error {
     ProxyUnreachable {
         /// The proxy's URL without its password, and where it came from.
         proxy: String,
+        /// What failed: [`Stage::Dns`] when the proxy's host name did not resolve,
+        /// [`Stage::Tcp`] when the proxy did not accept the connection.
+        failed_at: Stage,
         /// The resolver's or the connection's error.
         #[source]
         source: io::Error,
@@ -177,6 +182,175 @@ pub enum Error {
         /// The subprotocols the client offered.
         offered: Vec<String>,
     },
+}
+
+/// What is wrong with a URL: the cause of [`Error::InvalidUrl`]. `Display` says it in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlProblem {
+    /// It is not a URL at all; the URL parser's reason (`relative URL without a base`,
+    /// `invalid port number`, `empty host`…).
+    Unparsable(url::ParseError),
+    /// `http://`: the scheme of web pages, not of WebSocket URLs (`ws://`).
+    HttpScheme,
+    /// `https://`: the scheme of web pages, not of WebSocket URLs (`wss://`).
+    HttpsScheme,
+    /// A scheme other than `ws://`, `wss://` or `ws+unix://`.
+    UnsupportedScheme(String),
+    /// A `#fragment`, which RFC 6455 section 3 forbids.
+    Fragment,
+    /// No host.
+    NoHost,
+    /// A `ws+unix://` URL with a user, password or port.
+    UnixSocketExtras,
+    /// A `ws+unix://` URL whose socket path is not absolute.
+    UnixSocketPathNotAbsolute,
+    /// A `ws+unix://` URL whose request target (after the socket path) does not start with `/`.
+    UnixTargetNotAbsolute,
+    /// A proxy URL that cannot be used.
+    Proxy {
+        /// What is wrong with it.
+        problem: ProxyUrlProblem,
+        /// The environment variable it was read from (`https_proxy`), if any.
+        variable: Option<&'static str>,
+    },
+}
+
+impl fmt::Display for UrlProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unparsable(err) => write!(f, "{err}"),
+            Self::HttpScheme => f.write_str("http:// is not a WebSocket scheme"),
+            Self::HttpsScheme => f.write_str("https:// is not a WebSocket scheme"),
+            Self::UnsupportedScheme(scheme) => write!(f, "unsupported scheme {scheme:?}"),
+            Self::Fragment => {
+                f.write_str("WebSocket URLs must not have a #fragment (RFC 6455 section 3)")
+            }
+            Self::NoHost => f.write_str("the URL has no host"),
+            Self::UnixSocketExtras => f.write_str("a ws+unix:// URL has no user, password or port"),
+            Self::UnixSocketPathNotAbsolute => {
+                f.write_str("a ws+unix:// URL needs the absolute path of the socket")
+            }
+            Self::UnixTargetNotAbsolute => {
+                f.write_str("the request target after the socket path must start with '/'")
+            }
+            Self::Proxy { problem, variable } => {
+                write!(f, "{problem}")?;
+                if let Some(name) = variable {
+                    write!(f, " (in the environment variable {name})")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What is wrong with a proxy URL ([`UrlProblem::Proxy`]). `Display` says it in words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyUrlProblem {
+    /// A scheme other than `http`, `https`, `socks4`, `socks4a`, `socks5` or `socks5h`.
+    UnsupportedScheme(String),
+    /// A path after the host and port.
+    HasPath,
+    /// A `?query` after the host and port.
+    HasQuery,
+    /// A `#fragment` after the host and port.
+    HasFragment,
+    /// An `@` with neither a user name nor a password before it.
+    NoUserName,
+    /// `[` without its closing `]`.
+    Ipv6Unclosed,
+    /// Something in brackets that is not an IPv6 address.
+    NotIpv6(String),
+    /// Something other than `:port` after the bracketed IPv6 address.
+    AfterIpv6(String),
+    /// An IPv6 address without brackets.
+    Ipv6NotBracketed,
+    /// A host that is neither a host name nor an IP address.
+    BadHost(String),
+    /// A port that is not a number from 1 to 65535.
+    BadPort(String),
+}
+
+impl fmt::Display for ProxyUrlProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Named, not quoted: a query may hold a token, and the URL is shown redacted.
+        let has = |f: &mut fmt::Formatter<'_>, what: &str| {
+            write!(
+                f,
+                "a proxy URL has no path, query or fragment, but this one has {what}"
+            )
+        };
+        match self {
+            Self::UnsupportedScheme(scheme) => write!(f, "unsupported proxy scheme {scheme:?}"),
+            Self::HasPath => has(f, "a path"),
+            Self::HasQuery => has(f, "a query"),
+            Self::HasFragment => has(f, "a fragment"),
+            Self::NoUserName => f.write_str("the proxy URL has an '@' but no user name"),
+            Self::Ipv6Unclosed => f.write_str("an IPv6 address without its closing ']'"),
+            Self::NotIpv6(text) => write!(f, "{text:?} is not an IPv6 address"),
+            Self::AfterIpv6(text) => write!(f, "unexpected {text:?} after the IPv6 address"),
+            Self::Ipv6NotBracketed => f.write_str("an IPv6 address must be in brackets"),
+            Self::BadHost(host) => write!(f, "{host:?} is not a proxy host name or IP address"),
+            Self::BadPort(port) => write!(f, "{port:?} is not a port number (1 to 65535)"),
+        }
+    }
+}
+
+/// Why a redirect is not followed: the cause of [`Error::Redirect`]. `Display` says it in
+/// words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedirectProblem {
+    /// Following it would exceed [`ClientConfig::max_redirects`](crate::ClientConfig::max_redirects).
+    TooMany {
+        /// The limit.
+        limit: usize,
+    },
+    /// It leads from `wss://` to unencrypted `ws://` (or `http://`), which is never followed.
+    Downgrade,
+    /// The `Location` is not a URL, even relative to the request's.
+    NotUrl(url::ParseError),
+    /// The request's own URL cannot serve as the base to resolve the `Location` against.
+    Unresolvable(url::ParseError),
+    /// The `Location` has a scheme other than `ws`, `wss`, `http` or `https`.
+    UnfollowedScheme(String),
+    /// The URL it leads to cannot be used.
+    InvalidTarget(UrlProblem),
+}
+
+impl fmt::Display for RedirectProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooMany { limit } => write!(
+                f,
+                "that would be more than {limit} redirects (raise ClientConfig::max_redirects if the chain is meant to be this long)"
+            ),
+            Self::Downgrade => f.write_str(
+                "it would downgrade wss:// to unencrypted ws://, which sockeye never does",
+            ),
+            Self::NotUrl(err) => write!(f, "the Location is not a URL ({err})"),
+            Self::Unresolvable(err) => {
+                write!(f, "cannot resolve it against the request's URL ({err})")
+            }
+            Self::UnfollowedScheme(scheme) => write!(
+                f,
+                "it points to a {scheme}:// URL; only ws://, wss://, http:// and https:// are followed"
+            ),
+            Self::InvalidTarget(problem) => write!(f, "the URL it points to is invalid: {problem}"),
+        }
+    }
+}
+
+/// Why a host name did not resolve: the cause of [`Error::Dns`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DnsFailure {
+    /// The name does not exist, or has no addresses.
+    NotFound,
+    /// No DNS server answered (`EAI_AGAIN`): a network or resolver problem, maybe passing.
+    Temporary,
 }
 
 fn tcp_hint(err: &io::Error) -> &'static str {
@@ -281,19 +455,24 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::redact::{error_text, error_url};
         match self {
-            Self::InvalidUrl { url, why, hint } => f
+            Self::InvalidUrl { url, problem, hint } => f
                 .debug_struct("InvalidUrl")
                 .field("url", &error_url(url))
-                .field("why", &error_text(why))
+                .field("problem", problem)
                 .field("hint", hint)
                 .finish(),
             Self::Unsupported(text) => f
                 .debug_tuple("Unsupported")
                 .field(&error_text(text))
                 .finish(),
-            Self::Dns { host, source } => f
+            Self::Dns {
+                host,
+                failure,
+                source,
+            } => f
                 .debug_struct("Dns")
                 .field("host", host)
+                .field("failure", failure)
                 .field("source", source)
                 .finish(),
             Self::Connect { addr, source } => f
@@ -318,13 +497,13 @@ impl fmt::Debug for Error {
                 status,
                 from,
                 location,
-                why,
+                reason,
             } => f
                 .debug_struct("Redirect")
                 .field("status", status)
                 .field("from", &error_url(from))
                 .field("location", &error_url(location))
-                .field("why", &error_text(why))
+                .field("reason", reason)
                 .finish(),
             Self::Rejected { status } => {
                 f.debug_struct("Rejected").field("status", status).finish()
@@ -359,9 +538,14 @@ impl fmt::Debug for Error {
                 .field("reason", &RedactedProxy(reason))
                 .field("hint", hint)
                 .finish(),
-            Self::ProxyUnreachable { proxy, source } => f
+            Self::ProxyUnreachable {
+                proxy,
+                failed_at,
+                source,
+            } => f
                 .debug_struct("ProxyUnreachable")
                 .field("proxy", &error_text(proxy))
+                .field("failed_at", failed_at)
                 .field("source", source)
                 .finish(),
             Self::SubprotocolNotSelected { offered } => f

@@ -59,7 +59,7 @@ pub mod transport;
 pub use config::DEFAULT_USER_AGENT;
 pub use config::{ClientConfig, ServerConfig, Target, DEFAULT_MAX_MEMORY};
 pub use diagnose::{ConnectReport, Diagnosis};
-pub use error::{Error, Stage};
+pub use error::{DnsFailure, Error, ProxyUrlProblem, RedirectProblem, Stage, UrlProblem};
 pub use mask_keys::MaskKeys;
 pub use sockeye_proto as proto;
 pub use sockeye_proto::connection::keepalive::KeepaliveConfig;

@@ -7,7 +7,7 @@
 use url::Url;
 
 use crate::config::{ClientConfig, Target};
-use crate::error::Error;
+use crate::error::{Error, RedirectProblem};
 use crate::refusal::{refusal, REDIRECT_STATUSES};
 
 /// After an attempt with `config` failed with `error`, having already followed `followed`
@@ -33,25 +33,25 @@ pub(crate) fn next_hop(
         }
         _ => return Err(error),
     };
-    let refuse = |why: String| Error::Redirect {
+    let refuse = |reason: RedirectProblem| Error::Redirect {
         status,
         from: config.target.url.to_string(),
         location: location.to_string(),
-        why,
+        reason,
     };
     if followed >= config.max_redirects {
-        return Err(refuse(format!(
-            "that would be more than {} redirects (raise max_redirects, or --max-redirs, if the chain is meant to be this long)",
-            config.max_redirects
-        )));
+        return Err(refuse(RedirectProblem::TooMany {
+            limit: config.max_redirects,
+        }));
     }
     let next = resolve(&config.target, location).map_err(refuse)?;
     if config.target.secure && next.scheme() == "ws" {
-        return Err(refuse(
-            "it would downgrade wss:// to unencrypted ws://, which sockeye never does".into(),
-        ));
+        return Err(refuse(RedirectProblem::Downgrade));
     }
-    let mut target = Target::parse(next.as_str()).map_err(|err| refuse(err.to_string()))?;
+    let mut target = Target::parse(next.as_str()).map_err(|err| match err {
+        Error::InvalidUrl { problem, .. } => refuse(RedirectProblem::InvalidTarget(problem)),
+        other => other,
+    })?;
     let authorization = target.take_basic_auth();
     let same_origin = target.secure == config.target.secure
         && target.port == config.target.port
@@ -78,24 +78,17 @@ pub(crate) fn next_hop(
 }
 
 /// `location` resolved against the request URL, with `http(s)://` mapped to `ws(s)://`.
-pub(crate) fn resolve(target: &Target, location: &str) -> Result<Url, String> {
+pub(crate) fn resolve(target: &Target, location: &str) -> Result<Url, RedirectProblem> {
     // The base is the URL the request went to, as `ws(s)://Host/target`: that also works for
     // `ws+unix://` URLs, whose paths hold the socket path.
     let scheme = if target.secure { "wss" } else { "ws" };
     let base = format!("{scheme}://{}{}", target.host_header, target.resource);
-    let base =
-        Url::parse(&base).map_err(|err| format!("cannot resolve it against {base} ({err})"))?;
-    let mut next = base
-        .join(location)
-        .map_err(|err| format!("the Location is not a URL ({err})"))?;
+    let base = Url::parse(&base).map_err(RedirectProblem::Unresolvable)?;
+    let mut next = base.join(location).map_err(RedirectProblem::NotUrl)?;
     let scheme = match next.scheme() {
         "ws" | "http" => "ws",
         "wss" | "https" => "wss",
-        other => {
-            return Err(format!(
-            "it points to a {other}:// URL; only ws://, wss://, http:// and https:// are followed"
-        ))
-        }
+        other => return Err(RedirectProblem::UnfollowedScheme(other.to_string())),
     };
     // Switching between these special schemes cannot fail.
     let _ = next.set_scheme(scheme);
@@ -158,7 +151,14 @@ mod tests {
         for location in ["ws://example.com/", "http://example.com/"] {
             let err = next_url(&config, location).unwrap_err();
             assert!(
-                matches!(err, Error::Redirect { status: 302, .. }),
+                matches!(
+                    err,
+                    Error::Redirect {
+                        status: 302,
+                        reason: RedirectProblem::Downgrade,
+                        ..
+                    }
+                ),
                 "{err:?}"
             );
             assert!(err.to_string().contains("downgrade"), "{err}");
@@ -181,6 +181,16 @@ mod tests {
         let limited = follow("ws://example.com/").max_redirects(2);
         assert!(next_hop(&limited, redirect(301, "/x"), 1).is_ok());
         let err = next_hop(&limited, redirect(301, "/x"), 2).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Redirect {
+                    reason: RedirectProblem::TooMany { limit: 2 },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("more than 2 redirects"), "{err}");
     }
 

@@ -44,7 +44,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sockeye_proto::{HandshakeError, ProtocolError};
 
 use crate::config::{ClientConfig, Target};
-use crate::error::{Error, Stage};
+use crate::error::{DnsFailure, Error, RedirectProblem, Stage, UrlProblem};
 use crate::redact;
 
 pub use crate::timings::Timings;
@@ -352,12 +352,16 @@ pub(crate) fn diagnose(error: &Error, cx: &Context<'_>) -> Diagnosis {
     };
     let stage = error.stage();
     match error {
-        Error::InvalidUrl { url, why, hint } => invalid_url(&mut b, url, why, *hint),
+        Error::InvalidUrl { url, problem, hint } => invalid_url(&mut b, url, problem, *hint),
         Error::Unsupported(_) => {
             b.cause("url-unsupported")
                 .hint("this build or platform cannot make this connection; the message says what it lacks");
         }
-        Error::Dns { host, source } => dns(&mut b, host, source),
+        Error::Dns {
+            host,
+            failure,
+            source,
+        } => dns(&mut b, host, *failure, source),
         Error::Connect { addr, source } => connect(&mut b, addr, source),
         Error::Timeout { stage, after } => timeout(&mut b, *stage, *after),
         Error::RequestTimeout { after } => {
@@ -370,14 +374,12 @@ pub(crate) fn diagnose(error: &Error, cx: &Context<'_>) -> Diagnosis {
             status,
             from,
             location,
-            why,
+            reason,
         } => {
-            let cause = if why.contains("more than") {
-                "redirect-limit"
-            } else if why.contains("downgrade") {
-                "redirect-downgrade"
-            } else {
-                "redirect-invalid"
+            let cause = match reason {
+                RedirectProblem::TooMany { .. } => "redirect-limit",
+                RedirectProblem::Downgrade => "redirect-downgrade",
+                _ => "redirect-invalid",
             };
             let (from, location) = (cx.url(from), cx.url(location));
             b.cause(cause)
@@ -412,9 +414,13 @@ pub(crate) fn diagnose(error: &Error, cx: &Context<'_>) -> Diagnosis {
             reason,
             hint,
         } => proxy_refused(&mut b, proxy, reason, *hint),
-        Error::ProxyUnreachable { proxy, source } => {
+        Error::ProxyUnreachable {
+            proxy,
+            failed_at,
+            source,
+        } => {
             let os = source.to_string();
-            let cause = if os.contains("lookup address") || os.contains("resolve") {
+            let cause = if *failed_at == Stage::Dns {
                 "proxy-dns-not-found"
             } else if source.kind() == std::io::ErrorKind::ConnectionRefused {
                 "proxy-connection-refused"
@@ -446,28 +452,25 @@ pub(crate) fn diagnose(error: &Error, cx: &Context<'_>) -> Diagnosis {
     }
 }
 
-fn invalid_url(b: &mut Builder<'_, '_>, url: &str, why: &str, hint: Option<&str>) {
-    let cause = if why.starts_with("http://") {
-        "url-http-scheme"
-    } else if why.starts_with("https://") {
-        "url-https-scheme"
-    } else if why.contains("proxy") {
-        "url-proxy-invalid"
-    } else if why.starts_with("unsupported scheme") {
-        "url-bad-scheme"
-    } else if why.contains("fragment") {
-        "url-fragment"
-    } else if why.contains("no host") || why.contains("empty host") {
-        "url-missing-host"
-    } else if why.contains("invalid port") {
-        "url-bad-port"
-    } else if why.contains("relative URL") {
-        "url-not-absolute"
-    } else {
-        "url-invalid"
+fn invalid_url(b: &mut Builder<'_, '_>, url: &str, problem: &UrlProblem, hint: Option<&str>) {
+    use url::ParseError;
+    let cause = match problem {
+        UrlProblem::HttpScheme => "url-http-scheme",
+        UrlProblem::HttpsScheme => "url-https-scheme",
+        UrlProblem::Proxy { .. } => "url-proxy-invalid",
+        UrlProblem::UnsupportedScheme(_) => "url-bad-scheme",
+        UrlProblem::Fragment => "url-fragment",
+        UrlProblem::NoHost | UrlProblem::Unparsable(ParseError::EmptyHost) => "url-missing-host",
+        UrlProblem::Unparsable(ParseError::InvalidPort) => "url-bad-port",
+        UrlProblem::Unparsable(
+            ParseError::RelativeUrlWithoutBase | ParseError::RelativeUrlWithCannotBeABaseBase,
+        ) => "url-not-absolute",
+        _ => "url-invalid",
     };
     let shown = b.cx.url(url);
-    b.cause(cause).quote("url", &shown).quote("why", why);
+    b.cause(cause)
+        .quote("url", &shown)
+        .quote("why", &problem.to_string());
     let text = match cause {
         "url-http-scheme" => "http:// is for web pages: a WebSocket URL starts with ws:// (the same host and path)".to_string(),
         "url-https-scheme" => "https:// is for web pages: a WebSocket URL over TLS starts with wss:// (the same host and path)".to_string(),
@@ -481,11 +484,9 @@ fn invalid_url(b: &mut Builder<'_, '_>, url: &str, why: &str, hint: Option<&str>
     b.hint(text);
 }
 
-fn dns(b: &mut Builder<'_, '_>, host: &str, source: &std::io::Error) {
-    let os = source.to_string();
-    let temporary = os.contains("Temporary failure") || os.contains("try again");
-    b.quote("host", host).fact("os_error", os);
-    if temporary {
+fn dns(b: &mut Builder<'_, '_>, host: &str, failure: DnsFailure, source: &std::io::Error) {
+    b.quote("host", host).fact("os_error", source.to_string());
+    if failure == DnsFailure::Temporary {
         b.cause("dns-temporary-failure").hint(
             "no DNS server answered: check the network connection and the resolver (/etc/resolv.conf), then try again",
         );
@@ -1380,9 +1381,8 @@ mod tests {
 
     #[test]
     fn network_errors_have_their_causes() {
-        let dns = |text: &str| Error::Dns {
-            host: "nowhere.invalid".into(),
-            source: io::Error::other(text.to_string()),
+        let dns = |text: &str| {
+            crate::transport::tcp::dns_error("nowhere.invalid", io::Error::other(text.to_string()))
         };
         assert_eq!(
             cause(dns(

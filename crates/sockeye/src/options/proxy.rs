@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use sockeye_proto::proxy::{Credentials, ProxyProtocol};
 
 use super::percent_decode;
-use crate::error::Error;
+use crate::error::{Error, ProxyUrlProblem, UrlProblem};
 
 // ---------------------------------------------------------------------------------------------
 // Proxy URLs
@@ -105,9 +105,12 @@ impl ProxyUrl {
     /// Parses `[scheme://][user[:password]@]host[:port][/]`; see the `transport::proxy`
     /// module docs for the schemes and default ports.
     pub fn parse(input: &str) -> Result<Self, Error> {
-        let invalid = |why: String, hint: Option<&'static str>| Error::InvalidUrl {
+        let invalid = |problem: ProxyUrlProblem, hint: Option<&'static str>| Error::InvalidUrl {
             url: redact_raw(input),
-            why,
+            problem: UrlProblem::Proxy {
+                problem,
+                variable: None,
+            },
             hint,
         };
         const SCHEMES: &str = "http://, https://, socks4://, socks4a://, socks5:// or socks5h://";
@@ -116,7 +119,7 @@ impl ProxyUrl {
             Some((scheme, rest)) => {
                 let parsed = ProxyScheme::parse(scheme).ok_or_else(|| {
                     invalid(
-                        format!("unsupported proxy scheme {scheme:?}"),
+                        ProxyUrlProblem::UnsupportedScheme(scheme.to_string()),
                         Some(SCHEMES),
                     )
                 })?;
@@ -131,14 +134,11 @@ impl ProxyUrl {
         if !path.is_empty() && path != "/" {
             // Named, not quoted: a query may hold a token, and the URL is shown redacted.
             let what = match path.as_bytes()[0] {
-                b'?' => "a query",
-                b'#' => "a fragment",
-                _ => "a path",
+                b'?' => ProxyUrlProblem::HasQuery,
+                b'#' => ProxyUrlProblem::HasFragment,
+                _ => ProxyUrlProblem::HasPath,
             };
-            return Err(invalid(
-                format!("a proxy URL has no path, query or fragment, but this one has {what}"),
-                Some("scheme://[user:password@]host:port"),
-            ));
+            return Err(invalid(what, Some("scheme://[user:password@]host:port")));
         }
         let (userinfo, host_port) = match authority.rsplit_once('@') {
             Some((userinfo, host_port)) => (Some(userinfo), host_port),
@@ -150,29 +150,30 @@ impl ProxyUrl {
         });
         if matches!(&credentials, Some(c) if c.username.is_empty() && c.password.is_empty()) {
             return Err(invalid(
-                "the proxy URL has an '@' but no user name".into(),
+                ProxyUrlProblem::NoUserName,
                 Some("user:password@host:port, or no '@' at all"),
             ));
         }
         let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
             let (ip, after) = bracketed
                 .split_once(']')
-                .ok_or_else(|| invalid("an IPv6 address without its closing ']'".into(), None))?;
+                .ok_or_else(|| invalid(ProxyUrlProblem::Ipv6Unclosed, None))?;
             if ip.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(invalid(format!("{ip:?} is not an IPv6 address"), None));
+                return Err(invalid(ProxyUrlProblem::NotIpv6(ip.to_string()), None));
             }
-            let port = match after {
-                "" => None,
-                _ => Some(after.strip_prefix(':').ok_or_else(|| {
-                    invalid(format!("unexpected {after:?} after the IPv6 address"), None)
-                })?),
-            };
+            let port =
+                match after {
+                    "" => None,
+                    _ => Some(after.strip_prefix(':').ok_or_else(|| {
+                        invalid(ProxyUrlProblem::AfterIpv6(after.to_string()), None)
+                    })?),
+                };
             (ip.to_ascii_lowercase(), port)
         } else {
             match host_port.rsplit_once(':') {
                 Some((host, _)) if host.contains(':') => {
                     return Err(invalid(
-                        "an IPv6 address must be in brackets".into(),
+                        ProxyUrlProblem::Ipv6NotBracketed,
                         Some("socks5://[::1]:1080"),
                     ))
                 }
@@ -186,7 +187,7 @@ impl ProxyUrl {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'));
         if !host_ok {
             return Err(invalid(
-                format!("{host:?} is not a proxy host name or IP address"),
+                ProxyUrlProblem::BadHost(host.clone()),
                 Some("scheme://[user:password@]host:port"),
             ));
         }
@@ -194,12 +195,7 @@ impl ProxyUrl {
             None => scheme.default_port(),
             Some(text) => match text.parse::<u16>() {
                 Ok(port) if port != 0 => port,
-                _ => {
-                    return Err(invalid(
-                        format!("{text:?} is not a port number (1 to 65535)"),
-                        None,
-                    ))
-                }
+                _ => return Err(invalid(ProxyUrlProblem::BadPort(text.to_string()), None)),
             },
         };
         Ok(Self {

@@ -154,16 +154,12 @@ pub(crate) async fn connect_tcp_timed(
 /// [`tcp::resolve`](super::tcp::resolve). `getaddrinfo` runs on tokio's blocking pool, so other
 /// tasks keep running and a caller's time limit (`tokio::time::timeout`) bounds the wait.
 pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, Error> {
-    let dns = |source| Error::Dns {
-        host: host.to_string(),
-        source,
-    };
     let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(dns)?
+        .map_err(|source| super::tcp::dns_error(host, source))?
         .collect();
     if addrs.is_empty() {
-        return Err(dns(io::Error::new(io::ErrorKind::NotFound, "no addresses")));
+        return Err(super::tcp::no_addresses(host));
     }
     Ok(addrs)
 }
@@ -187,8 +183,5 @@ async fn connect_addrs(host: &str, addrs: &[std::net::SocketAddr]) -> Result<Tcp
             }
         }
     }
-    Err(last.unwrap_or_else(|| Error::Dns {
-        host: host.to_string(),
-        source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
-    }))
+    Err(last.unwrap_or_else(|| super::tcp::no_addresses(host)))
 }

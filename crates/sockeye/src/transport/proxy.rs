@@ -75,7 +75,7 @@ pub use sockeye_proto::proxy::{
 };
 
 use crate::config::{ClientConfig, Target};
-use crate::error::{Error, Stage};
+use crate::error::{Error, Stage, UrlProblem};
 pub use crate::options::proxy::{NoProxy, ProxyConfig, ProxyScheme, ProxyUrl};
 use crate::timings::Timings;
 use crate::transport::{tcp, Stream};
@@ -153,9 +153,16 @@ pub fn select_with(
                 return Ok(None);
             };
             let url = ProxyUrl::parse(&value).map_err(|err| match err {
-                Error::InvalidUrl { url, why, hint } => Error::InvalidUrl {
+                Error::InvalidUrl {
                     url,
-                    why: format!("{why} (in the environment variable {name})"),
+                    problem: UrlProblem::Proxy { problem, .. },
+                    hint,
+                } => Error::InvalidUrl {
+                    url,
+                    problem: UrlProblem::Proxy {
+                        problem,
+                        variable: Some(name),
+                    },
                     hint,
                 },
                 other => other,
@@ -242,8 +249,14 @@ fn refused(proxy: &SelectedProxy, reason: ProxyError) -> Error {
 /// Turns the errors of connecting to the proxy into proxy-stage errors that name it.
 fn unreachable(proxy: &SelectedProxy, err: Error) -> Error {
     match err {
-        Error::Dns { source, .. } | Error::Connect { source, .. } => Error::ProxyUnreachable {
+        Error::Dns { source, .. } => Error::ProxyUnreachable {
             proxy: proxy.to_string(),
+            failed_at: Stage::Dns,
+            source,
+        },
+        Error::Connect { source, .. } => Error::ProxyUnreachable {
+            proxy: proxy.to_string(),
+            failed_at: Stage::Tcp,
             source,
         },
         Error::Timeout { after, .. } => Error::Timeout {

@@ -3,22 +3,16 @@
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use crate::error::{Error, Stage};
+use crate::error::{DnsFailure, Error, Stage};
 
 /// Resolves `host:port` (DNS stage).
 pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|source| Error::Dns {
-            host: host.to_string(),
-            source,
-        })?
+        .map_err(|source| dns_error(host, source))?
         .collect();
     if addrs.is_empty() {
-        return Err(Error::Dns {
-            host: host.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
-        });
+        return Err(no_addresses(host));
     }
     Ok(addrs)
 }
@@ -68,8 +62,32 @@ pub(crate) fn connect_resolved(
             }
         }
     }
-    Err(last.unwrap_or_else(|| Error::Dns {
+    Err(last.unwrap_or_else(|| no_addresses(host)))
+}
+
+/// The DNS-stage error of a failed lookup of `host`, its failure classified where the
+/// resolver's error enters: the standard library reports `getaddrinfo`'s failures as text
+/// only (no code to match), so this is the one place that reads it.
+pub(crate) fn dns_error(host: &str, source: std::io::Error) -> Error {
+    let text = source.to_string();
+    // EAI_AGAIN: "Temporary failure in name resolution" (glibc, musl), "… try again" (BSDs).
+    let failure = if text.contains("Temporary failure") || text.contains("try again") {
+        DnsFailure::Temporary
+    } else {
+        DnsFailure::NotFound
+    };
+    Error::Dns {
         host: host.to_string(),
+        failure,
+        source,
+    }
+}
+
+/// The DNS-stage error of a lookup of `host` that returned no address.
+pub(crate) fn no_addresses(host: &str) -> Error {
+    Error::Dns {
+        host: host.to_string(),
+        failure: DnsFailure::NotFound,
         source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
-    }))
+    }
 }
