@@ -120,6 +120,14 @@ const OPTION_FLAGS: &[(&str, &str)] = &[
     ("ClientConfig::proxy", "-x/--proxy"),
     ("ClientConfig::require_subprotocol", "--require-subprotocol"),
     ("ClientConfig::origin", "--origin"),
+    ("ClientConfig::max_redirects", "--max-redirs"),
+    ("ClientConfig::header", "-H/--header"),
+    ("ClientConfig::cookie", "-b/--cookie"),
+    ("ClientConfig::subprotocol", "--subprotocol"),
+    ("ClientConfig::bearer_token", "--oauth2-bearer"),
+    ("ClientConfig::basic_auth", "-u/--user"),
+    ("ClientConfig::validate_utf8(false)", "--no-utf8-check"),
+    ("ProxyConfig::Direct", "-x \"\""),
     ("ServerConfig::max_memory", "--max-memory"),
     ("ServerConfig::handshake_timeout", "--handshake-timeout"),
     ("KeepaliveConfig::idle_timeout", "--idle-timeout"),
@@ -163,6 +171,18 @@ mod tests {
         assert_eq!(
             in_flags("trust it with --cacert FILE (TlsOptions::ca_file)"),
             "trust it with --cacert FILE"
+        );
+        assert_eq!(
+            in_flags(
+                "raise ClientConfig::max_redirects; ClientConfig::validate_utf8(false) accepts it"
+            ),
+            "raise --max-redirs; --no-utf8-check accepts it"
+        );
+        assert_eq!(
+            in_flags(
+                "ClientConfig::no_proxy with the host, or ProxyConfig::Direct, connects directly"
+            ),
+            "--noproxy with the host, or -x \"\", connects directly"
         );
         assert_eq!(in_flags("nothing to change"), "nothing to change");
     }

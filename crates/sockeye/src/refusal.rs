@@ -23,13 +23,15 @@ pub(crate) fn refusal(error: &HandshakeError) -> Option<(u16, &Headers)> {
 /// For an error message: where an unfollowed redirect points, and how to follow it.
 pub(crate) fn location_hint(error: &HandshakeError) -> String {
     match refusal(error) {
-        Some((status, headers)) if REDIRECT_STATUSES.contains(&status) => match headers.get("Location") {
-            Some(location) => format!(
-                " (it redirects to {:?}; set ClientConfig::follow_redirects, or pass -L to sockeye connect, to follow it)",
-                location.trim()
-            ),
-            None => " (a redirect without a Location header)".into(),
-        },
+        Some((status, headers)) if REDIRECT_STATUSES.contains(&status) => {
+            match headers.get("Location") {
+                Some(location) => format!(
+                    " (it redirects to {:?}; set ClientConfig::follow_redirects to follow it)",
+                    location.trim()
+                ),
+                None => " (a redirect without a Location header)".into(),
+            }
+        }
         _ => String::new(),
     }
 }

@@ -102,7 +102,7 @@ fn status_403_says_whether_an_origin_was_sent() {
         &without,
         &[
             "No Origin was sent",
-            &format!("--origin http://{}", server.addr),
+            &format!("ClientConfig::origin with http://{}", server.addr),
         ],
     );
 
@@ -157,7 +157,7 @@ fn redirects_say_where_they_point() {
     assert_has(&diagnosis, "location", "/v2/chat");
     let target = format!("ws://{}/v2/chat", server.addr);
     assert_has(&diagnosis, "redirects_to", &target);
-    assert_hint(&diagnosis, &[&target, "-L"]);
+    assert_hint(&diagnosis, &[&target, "ClientConfig::follow_redirects"]);
 
     // An http:// server that sends everyone to https:// wants wss://.
     let diagnosis = answered(
@@ -180,7 +180,10 @@ fn every_other_refusal_has_its_cause_and_hint() {
         (
             "401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"chat\"\r\nContent-Length: 0\r\n\r\n",
             "status-401",
-            &["needs credentials and none were sent", "--oauth2-bearer"],
+            &[
+            "needs credentials and none were sent",
+            "ClientConfig::bearer_token",
+        ],
         ),
         (
             "405 Method Not Allowed\r\nAllow: POST\r\nContent-Length: 0\r\n\r\n",
@@ -270,7 +273,10 @@ fn a_refusal_whose_body_is_broken_is_diagnosed_by_its_status() {
     );
     assert_hint(
         &diagnosis,
-        &["needs credentials and none were sent", "--oauth2-bearer"],
+        &[
+            "needs credentials and none were sent",
+            "ClientConfig::bearer_token",
+        ],
     );
     let (_, diagnosis, _) = fail(config(&server.url("/")).bearer_token("SECRET-TOKEN"));
     assert_hint(
@@ -501,7 +507,7 @@ fn tls_certificates_that_are_untrusted_expired_or_for_another_name() {
         (Stage::Tls, "tls-unknown-issuer")
     );
     assert_has(&diagnosis, "trusted", "operating system's trust store");
-    assert_hint(&diagnosis, &["--cacert"]);
+    assert_hint(&diagnosis, &["TlsOptions::ca_file"]);
 
     // Expired on 2021-01-01.
     let server = EchoServer::start(server_config(
@@ -524,7 +530,10 @@ fn tls_certificates_that_are_untrusted_expired_or_for_another_name() {
     assert_eq!(diagnosis.cause, "tls-hostname-mismatch");
     assert_has(&diagnosis, "expected_name", "127.0.0.1");
     assert_has(&diagnosis, "certificate_names", "localhost");
-    assert_hint(&diagnosis, &["--sni", "--no-hostname-check"]);
+    assert_hint(
+        &diagnosis,
+        &["TlsOptions::server_name", "TlsOptions::skip_hostname_check"],
+    );
 
     // The same server through its name opens, and the report has the session.
     let (result, report) = blocking::connect_with_report(config(&server.url("localhost")).tls(tls));

@@ -387,7 +387,7 @@ pub(crate) fn diagnose(error: &Error, cx: &Context<'_>) -> Diagnosis {
                 .quote("from", &from)
                 .quote("location", &location)
                 .hint(match cause {
-                    "redirect-limit" => "the redirects go on (a loop?): connect to the last Location directly, or raise --max-redirs (max_redirects)",
+                    "redirect-limit" => "the redirects go on (a loop?): connect to the last Location directly, or raise ClientConfig::max_redirects",
                     "redirect-downgrade" => "the server redirects wss:// to unencrypted ws://, which is never followed: ask for a wss:// endpoint, or connect to the ws:// URL on purpose",
                     _ => "the Location cannot be followed: connect to the URL it means yourself",
                 });
@@ -430,14 +430,14 @@ pub(crate) fn diagnose(error: &Error, cx: &Context<'_>) -> Diagnosis {
             b.cause(cause)
                 .quote("proxy", proxy)
                 .fact("os_error", os)
-                .hint("the proxy cannot be reached: check the proxy URL's host and port (-x, or the *_proxy variables) and that the proxy runs; --noproxy HOST or -x \"\" connects directly");
+                .hint("the proxy cannot be reached: check the proxy URL's host and port (ClientConfig::proxy, or the *_proxy variables) and that the proxy runs; ClientConfig::no_proxy with the host, or ProxyConfig::Direct, connects directly");
         }
         Error::SubprotocolNotSelected { offered } => {
             b.cause("subprotocol-not-selected")
                 .quote("offered", &offered.join(", "))
                 .fact("selected", "none")
                 .who_answered()
-                .hint("the server opened the connection without choosing any offered subprotocol: it supports none of them (check their names), or ignores Sec-WebSocket-Protocol; browsers fail such a connection too. Turn off require_subprotocol (--require-subprotocol) to accept it");
+                .hint("the server opened the connection without choosing any offered subprotocol: it supports none of them (check their names), or ignores Sec-WebSocket-Protocol; browsers fail such a connection too. Leave ClientConfig::require_subprotocol off to accept it");
         }
     }
     if b.cause.is_empty() {
@@ -571,7 +571,7 @@ fn timeout(b: &mut Builder<'_, '_>, stage: Stage, after: Duration) {
     let (cause, hint): (String, String) = match stage {
         Stage::Dns => {
             let mut hint = String::from(
-                "the host name was not resolved in time: the DNS server does not answer or is slow; check the network connection and the resolver (/etc/resolv.conf), connect to an IP address, or raise --connect-timeout (connect_timeout), which resolving counts against",
+                "the host name was not resolved in time: the DNS server does not answer or is slow; check the network connection and the resolver (/etc/resolv.conf), connect to an IP address, or raise ClientConfig::connect_timeout, which resolving counts against",
             );
             if b.cx.facts.is_some_and(|facts| facts.proxy.is_some()) {
                 hint.push_str("; through a SOCKS proxy, socks5h:// lets the proxy resolve the name");
@@ -580,7 +580,7 @@ fn timeout(b: &mut Builder<'_, '_>, stage: Stage, after: Duration) {
         }
         Stage::Tcp => (
             "tcp-timeout".into(),
-            "the host did not accept the connection in time: a firewall may drop the packets, or the host is down; check the address and port (or raise --connect-timeout)".into(),
+            "the host did not accept the connection in time: a firewall may drop the packets, or the host is down; check the address and port (or raise ClientConfig::connect_timeout)".into(),
         ),
         Stage::Proxy => (
             "timeout-proxy".into(),
@@ -588,7 +588,7 @@ fn timeout(b: &mut Builder<'_, '_>, stage: Stage, after: Duration) {
         ),
         Stage::Tls => (
             "timeout-tls".into(),
-            "the server accepted TCP but did not complete the TLS handshake: is this a TLS port? A plain HTTP server waits silently for a request: try ws:// (or raise --tls-timeout)".into(),
+            "the server accepted TCP but did not complete the TLS handshake: is this a TLS port? A plain HTTP server waits silently for a request: try ws:// (or raise ClientConfig::tls_timeout)".into(),
         ),
         Stage::Http | Stage::Handshake => {
             let received = b.cx.raw_response.map_or(0, <[u8]>::len);
@@ -601,7 +601,7 @@ fn timeout(b: &mut Builder<'_, '_>, stage: Stage, after: Duration) {
             if ws && received == 0 {
                 hint.push_str(" A TLS port waits silently for a TLS hello: try wss://.");
             }
-            hint.push_str(" A slow server needs more time: --handshake-timeout.");
+            hint.push_str(" A slow server needs more time: raise ClientConfig::handshake_timeout.");
             ("timeout-http".into(), hint)
         }
         Stage::Open => (
@@ -619,7 +619,7 @@ fn handshake(b: &mut Builder<'_, '_>, err: &HandshakeError) {
             b.cause("invalid-header")
                 .quote("header", name)
                 .fact("why", *why)
-                .hint("fix the header given (-H, --origin, --cookie…): names are HTTP tokens, values have no CR, LF or NUL");
+                .hint("fix the header given (ClientConfig::header, ClientConfig::origin, ClientConfig::cookie…): names are HTTP tokens, values have no CR, LF or NUL");
         }
         HandshakeError::HeadTooLarge { limit } => {
             b.cause("response-head-too-large")
@@ -685,7 +685,7 @@ fn handshake(b: &mut Builder<'_, '_>, err: &HandshakeError) {
             b.cause("subprotocol-unexpected")
                 .quote("selected", selected)
                 .quote("offered", &offered)
-                .hint("the server selected a subprotocol the client did not offer, which RFC 6455 forbids: offer it (--subprotocol NAME) if it is the one meant, or fix the server");
+                .hint("the server selected a subprotocol the client did not offer, which RFC 6455 forbids: offer it with ClientConfig::subprotocol if it is the one meant, or fix the server");
         }
         HandshakeError::UnexpectedExtension { extension, offered } => {
             let offered = if offered.is_empty() {
@@ -877,10 +877,10 @@ fn http_status(
         }
         400 => {
             let mut hint = String::from(
-                "the server found the request malformed or incomplete: it may want a header this request lacks (an Origin, a subprotocol, a token) or dislike one given with -H; the body may say which",
+                "the server found the request malformed or incomplete: it may want a header this request lacks (an Origin, a subprotocol, a token) or dislike one given with ClientConfig::header; the body may say which",
             );
             if facts.is_some_and(|facts| facts.origin.is_none()) {
-                hint.push_str(" (no Origin was sent: try --origin)");
+                hint.push_str(" (no Origin was sent: try ClientConfig::origin)");
             }
             hint
         }
@@ -889,7 +889,7 @@ fn http_status(
                 "the server refused the credentials sent ({}): check them, and whether they expired",
                 credentials_sent(facts)
             ),
-            Some(_) => "the endpoint needs credentials and none were sent: --oauth2-bearer TOKEN, -u USER:PASSWORD, a cookie (-b NAME=VALUE) or a token in the URL, as the server expects (WWW-Authenticate names the scheme)".to_string(),
+            Some(_) => "the endpoint needs credentials and none were sent: ClientConfig::bearer_token, ClientConfig::basic_auth, a cookie with ClientConfig::cookie, or a token in the URL, as the server expects (WWW-Authenticate names the scheme)".to_string(),
             None => "the endpoint needs credentials, or refused those sent: a bearer token, Basic credentials, a cookie or a token in the URL, as the server expects (WWW-Authenticate names the scheme)".to_string(),
         },
         403 => forbidden_hint(b),
@@ -965,17 +965,17 @@ fn redirect_hint(b: &mut Builder<'_, '_>, headers: &sockeye_proto::handshake::He
         && (location.starts_with("https://") || location.starts_with("wss://"));
     if upgrade_to_tls {
         return format!(
-            "the server redirects to TLS ({shown}): the site wants wss://; connect to that URL (or follow redirects with -L)"
+            "the server redirects to TLS ({shown}): the site wants wss://; connect to that URL (or follow redirects with ClientConfig::follow_redirects)"
         );
     }
     format!(
-        "the server redirects to {shown}: connect to that URL, or follow redirects (-L, ClientConfig::follow_redirects)"
+        "the server redirects to {shown}: connect to that URL, or follow redirects with ClientConfig::follow_redirects"
     )
 }
 
 fn forbidden_hint(b: &mut Builder<'_, '_>) -> String {
     let Some(facts) = b.cx.facts else {
-        return "the server forbids this request: if it checks Origin, send one it allows (ClientConfig::origin, --origin); else it refuses the credentials (or their absence) or the client's address".to_string();
+        return "the server forbids this request: if it checks Origin, send one it allows with ClientConfig::origin; else it refuses the credentials (or their absence) or the client's address".to_string();
     };
     let credentials = if facts.authorization.is_some() || facts.cookie {
         format!(
@@ -990,14 +990,14 @@ fn forbidden_hint(b: &mut Builder<'_, '_>) -> String {
             let origin = b.cx.url(origin);
             b.quote("origin_sent", &origin);
             format!(
-                "the server forbids this request. An Origin was sent ({origin}): if the server checks Origin, it does not allow this one, so send the origin of a page it serves (--origin). Otherwise {credentials}, or it refuses the client's address"
+                "the server forbids this request. An Origin was sent ({origin}): if the server checks Origin, it does not allow this one, so send the origin of a page it serves with ClientConfig::origin. Otherwise {credentials}, or it refuses the client's address"
             )
         }
         None => {
             b.fact("origin_sent", "none");
             let scheme = if facts.target.secure { "https" } else { "http" };
             format!(
-                "the server forbids this request. No Origin was sent: servers that check Origin (most that serve browsers) refuse requests without one, so try --origin {scheme}://{} (the origin of a page it serves). Otherwise {credentials}, or it refuses the client's address",
+                "the server forbids this request. No Origin was sent: servers that check Origin (most that serve browsers) refuse requests without one, so try ClientConfig::origin with {scheme}://{} (the origin of a page it serves). Otherwise {credentials}, or it refuses the client's address",
                 facts.target.host_header
             )
         }
@@ -1076,7 +1076,7 @@ fn protocol(b: &mut Builder<'_, '_>, err: &ProtocolError) {
         }
         ProtocolError::InvalidUtf8 { .. } | ProtocolError::CloseReasonNotUtf8 => (
             "invalid-utf8",
-            "the server sent text that is not UTF-8; --no-utf8-check accepts it",
+            "the server sent text that is not UTF-8; ClientConfig::validate_utf8(false) accepts it",
         ),
         ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => (
             "message-too-big",
@@ -1134,7 +1134,7 @@ fn io_error(b: &mut Builder<'_, '_>, stage: Stage, source: &std::io::Error) {
 #[cfg(feature = "tls")]
 fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
     use crate::transport::tls::TlsProblem;
-    const TRUST: &str = "if the server uses a private or self-signed CA, trust it with --cacert FILE (TlsOptions::ca_file); -k/--insecure skips verification (the connection is then not authenticated)";
+    const TRUST: &str = "if the server uses a private or self-signed CA, trust it with TlsOptions::ca_file; TlsOptions::insecure_skip_verify skips verification (the connection is then not authenticated)";
     match problem {
         TlsProblem::File { what, path, why } => {
             b.cause("tls-bad-file")
@@ -1144,13 +1144,13 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
         }
         TlsProblem::NoSystemRoots { why } => {
             b.cause("tls-no-trust-store").fact("why", why.clone()).hint(
-                "install the ca-certificates package, set SSL_CERT_FILE, or pass --cacert FILE",
+                "install the ca-certificates package, set SSL_CERT_FILE, or trust a CA file with TlsOptions::ca_file",
             );
         }
         TlsProblem::InvalidServerName { name } => {
             b.cause("tls-invalid-server-name")
                 .quote("server_name", name)
-                .hint("name one a certificate can carry with --sni NAME");
+                .hint("name one a certificate can carry with TlsOptions::server_name");
         }
         TlsProblem::UnknownIssuer { server, trusted } => {
             b.cause("tls-unknown-issuer")
@@ -1172,7 +1172,7 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
             if let Some(now) = now {
                 b.fact("now", format_utc(*now));
             }
-            b.hint("the server's certificate has expired: it needs a new one (or this machine's clock is wrong); -k/--insecure connects anyway, unauthenticated");
+            b.hint("the server's certificate has expired: it needs a new one (or this machine's clock is wrong); TlsOptions::insecure_skip_verify connects anyway, unauthenticated");
         }
         TlsProblem::NotYetValid {
             server,
@@ -1200,7 +1200,7 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
             b.cause("tls-hostname-mismatch")
                 .quote("expected_name", expected)
                 .quote("certificate_names", &names)
-                .hint("the certificate is for other names: connect with a name it carries, check it for another with --sni NAME, or skip only the name check with --no-hostname-check");
+                .hint("the certificate is for other names: connect with a name it carries, check it for another with TlsOptions::server_name, or skip only the name check with TlsOptions::skip_hostname_check");
         }
         TlsProblem::CaCertificate { server, ca_file } => {
             b.cause("tls-bad-certificate")
@@ -1212,7 +1212,7 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
             if let Some(path) = ca_file {
                 b.fact("trusted", format!("the CA file {}", path.display()));
             }
-            b.hint("if it is the server's self-signed certificate (openssl req -x509 makes them CA:TRUE), trust that very certificate with --cacert FILE (TlsOptions::ca_file): a CA certificate is accepted as the server's own only when it is byte-identical to one in that file");
+            b.hint("if it is the server's self-signed certificate (openssl req -x509 makes them CA:TRUE), trust that very certificate with TlsOptions::ca_file: a CA certificate is accepted as the server's own only when it is byte-identical to one in that file");
         }
         TlsProblem::BadCertificate { server, error } => {
             b.cause("tls-bad-certificate")
@@ -1222,7 +1222,7 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
         }
         TlsProblem::ClientCertificateRequired => {
             b.cause("tls-client-cert-required")
-                .hint("the server requires a client certificate: --cert FILE --key FILE (TlsOptions::client_auth)");
+                .hint("the server requires a client certificate: present one with TlsOptions::client_auth");
         }
         TlsProblem::ClientCertificateRefused { alert } => {
             b.cause("tls-client-cert-refused")
@@ -1232,7 +1232,7 @@ fn tls(b: &mut Builder<'_, '_>, problem: &crate::transport::tls::TlsProblem) {
         TlsProblem::AlertReceived { alert } => {
             b.cause("tls-alert")
                 .fact("alert", TlsProblem::alert_name(*alert))
-                .hint("the server ended the TLS handshake: no TLS version or cipher suite in common, no site for the name sent in SNI (--sni), or it wants a client certificate");
+                .hint("the server ended the TLS handshake: no TLS version or cipher suite in common, no site for the name sent in SNI (set with TlsOptions::server_name), or it wants a client certificate");
         }
         TlsProblem::NotTls { received } => {
             if let Some(received) = received.as_deref().filter(|bytes| !bytes.is_empty()) {
