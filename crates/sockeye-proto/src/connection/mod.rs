@@ -4,8 +4,9 @@
 //!
 //! A [`Connection`] never touches a socket. The front-end that owns the transport drives it:
 //!
-//! 1. **Bytes in.** Hand every byte read from the transport to [`Connection::receive_data`], and
-//!    call [`Connection::receive_eof`] when the transport reports end of stream.
+//! 1. **Bytes in.** Hand every byte read from the transport to [`Connection::receive_data`] —
+//!    or read straight into [`Connection::input_buffer`], appending only, to save that copy —
+//!    and call [`Connection::receive_eof`] when the transport reports end of stream.
 //! 2. **Events out.** Call [`Connection::next_message`] until it returns `Ok(None)` (more bytes
 //!    needed). Frames are parsed lazily, so the caller controls how much work one call does.
 //!    An `Err` is fatal and sticky: the connection has queued the close frame the failure calls for.
@@ -15,7 +16,10 @@
 //!    [`Connection::pending_output`] (until [`Connection::pending_output_len`] is 0). Automatic
 //!    replies (pong, close echo, failure close) appear here; a front-end never writes them on the
 //!    side.
-//! 4. **Closing the transport.** Once the output is flushed, close the transport when
+//! 4. **Timers and memory** (optional, before waiting for input): hand
+//!    [`Connection::receive_progress`] to a [`keepalive::Keepalive`] and act on what its `poll`
+//!    says at its deadline; report [`Connection::memory_use`] to a memory budget.
+//! 5. **Closing the transport.** Once the output is flushed, close the transport when
 //!    [`Connection::should_close_transport`] says so (the server after the close handshake; either
 //!    side after a failure or end of stream). A client whose close handshake is done
 //!    ([`Connection::is_closed`]) waits for the server to close, with a timeout of its choosing.
