@@ -35,9 +35,10 @@
 pub mod close;
 pub(crate) mod close_code;
 pub mod keepalive;
+mod observer;
+mod output;
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -51,129 +52,10 @@ use crate::message::utf8::Utf8Validator;
 use crate::message::{Message, Utf8Bytes};
 use crate::random::{MaskKeySource, OsRandom};
 use close::{CloseFrame, MAX_CLOSE_REASON_BYTES};
+use output::SharedPayload;
 
-/// Sees what a [`Connection`] does, without being able to change it: every complete frame
-/// received (before the connection acts on it), every frame queued for sending (payload not yet
-/// masked), and the failure that ends the connection. With permessage-deflate it also sees the
-/// uncompressed payloads: what each compressed frame sent was compressed from
-/// ([`frame_compressed`](Self::frame_compressed)) and what each compressed message received
-/// inflates to ([`message_inflated`](Self::message_inflated)).
-///
-/// Every method has an empty default. With no observer installed none is called, and the
-/// connection pays one branch per frame; the payloads are borrowed, never copied for it.
-///
-/// ```
-/// use std::sync::{Arc, Mutex};
-///
-/// use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
-/// use sockeye_proto::{Config, Connection, FrameHeader, Message, Observer, Role};
-///
-/// #[derive(Clone, Default)]
-/// struct Log(Arc<Mutex<Vec<String>>>);
-///
-/// impl Observer for Log {
-///     fn frame_compressed(&mut self, uncompressed: &[u8]) {
-///         self.0.lock().unwrap().push(format!("compressing {} bytes", uncompressed.len()));
-///     }
-///     fn frame_sent(&mut self, header: &FrameHeader, payload: &[u8]) {
-///         let rsv1 = header.rsv != 0;
-///         let smaller = payload.len() < 120;
-///         self.0.lock().unwrap().push(format!("> {} rsv1={rsv1} smaller={smaller}", header.opcode));
-///     }
-///     fn frame_received(&mut self, header: &FrameHeader, _: &[u8]) {
-///         self.0.lock().unwrap().push(format!("< {} fin={}", header.opcode, header.fin));
-///     }
-///     fn message_inflated(&mut self, inflated: &[u8]) {
-///         self.0.lock().unwrap().push(format!("inflated {} bytes", inflated.len()));
-///     }
-/// }
-///
-/// let deflate = |role| {
-///     Connection::new(role, Config::default())
-///         .with_deflate(PerMessageDeflate::default(), &DeflateConfig::default())
-/// };
-/// let (mut client, mut server) = (deflate(Role::Client), deflate(Role::Server));
-/// let (sent, received) = (Log::default(), Log::default());
-/// client.set_observer(Some(Box::new(sent.clone())));
-/// server.set_observer(Some(Box::new(received.clone())));
-///
-/// let text = "hello ".repeat(20);
-/// client.send_first_fragment(true, text.as_bytes())?;
-/// client.send_continuation(text.as_bytes(), true)?;
-/// server.receive_data(&client.take_output());
-/// assert_eq!(server.next_message()?, Some(Message::text(text.repeat(2))));
-///
-/// assert_eq!(*sent.0.lock().unwrap(), [
-///     "compressing 120 bytes",
-///     "> text rsv1=true smaller=true",
-///     "compressing 120 bytes",
-///     "> continuation rsv1=false smaller=true",
-/// ]);
-/// assert_eq!(*received.0.lock().unwrap(), [
-///     "< text fin=false",
-///     "< continuation fin=true",
-///     "inflated 240 bytes",
-/// ]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub trait Observer: Send {
-    /// A whole frame arrived; `payload` is unmasked (for a compressed frame: the DEFLATE bytes
-    /// as they crossed the wire, see [`message_inflated`](Self::message_inflated)).
-    fn frame_received(&mut self, header: &FrameHeader, payload: &[u8]) {
-        let _ = (header, payload);
-    }
-
-    /// A frame was queued for sending; `header.mask` is the key it will be masked with (for a
-    /// compressed frame, `payload` is the compressed bytes; see
-    /// [`frame_compressed`](Self::frame_compressed)).
-    fn frame_sent(&mut self, header: &FrameHeader, payload: &[u8]) {
-        let _ = (header, payload);
-    }
-
-    /// permessage-deflate: the payload of a frame about to be sent compressed, as the
-    /// application gave it. Called once per compressed frame (the first frame of a compressed
-    /// message, which carries RSV1, and each of its continuations), just before
-    /// [`frame_sent`](Self::frame_sent) for that frame, which sees the compressed bytes.
-    fn frame_compressed(&mut self, uncompressed: &[u8]) {
-        let _ = uncompressed;
-    }
-
-    /// permessage-deflate: the inflated payload of a compressed message received, once the
-    /// message is whole (after [`frame_received`](Self::frame_received) for its final frame,
-    /// before the message is delivered). When frames are delivered one by one
-    /// ([`Config::assemble_messages`] off), it is called for each compressed frame instead,
-    /// with what that frame inflated to. Not called for a message that fails (not valid
-    /// DEFLATE data, too large, invalid text): [`failed`](Self::failed) reports it.
-    fn message_inflated(&mut self, inflated: &[u8]) {
-        let _ = inflated;
-    }
-
-    /// The connection failed; its close frame (if any) was queued before this call.
-    fn failed(&mut self, error: &ProtocolError) {
-        let _ = error;
-    }
-}
-
-/// Queued output above which [`Connection::should_flush`] asks for a write at once: 256 KiB.
-pub const OUTPUT_HIGH_WATER: usize = 256 * 1024;
-
-/// Payloads at least this large that a server sends unmasked and uncompressed are not copied
-/// into the output buffer: the frame's header is, and the payload follows it as its own slice
-/// ([`Connection::pending_output_slices`]), so one vectored write sends both. 8 KiB: below it
-/// the copy costs less than another slice.
-pub const SHARED_PAYLOAD_MIN: usize = 8 * 1024;
-
-/// How many slices a front-end should offer [`Connection::pending_output_slices`] for one
-/// vectored write: each large payload queued without a copy takes two (its header's part of the
-/// output buffer, and itself).
-pub const OUTPUT_SLICES: usize = 64;
-
-/// A payload queued without a copy, after `at` bytes of the output buffer.
-#[derive(Debug)]
-struct SharedPayload {
-    at: usize,
-    bytes: Bytes,
-}
+pub use observer::Observer;
+pub use output::{OUTPUT_HIGH_WATER, OUTPUT_SLICES, SHARED_PAYLOAD_MIN};
 
 /// Which end of the connection this is. It decides masking and who closes the transport first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1224,112 +1106,6 @@ impl Connection {
             bytes: payload,
         });
         Ok(())
-    }
-
-    // ----- output -----
-
-    /// The first bytes waiting to be written to the transport: everything, or, when a large
-    /// payload was queued without a copy, the part up to it (then the payload itself, and so on).
-    /// [`pending_output_slices`](Self::pending_output_slices) gives all of it for one vectored
-    /// write; it is empty only when nothing waits.
-    pub fn pending_output(&self) -> &[u8] {
-        match self.shared_output.front() {
-            None => &self.output,
-            Some(shared) if shared.at == 0 => &shared.bytes,
-            Some(shared) => &self.output[..shared.at],
-        }
-    }
-
-    /// All bytes waiting to be written.
-    pub fn pending_output_len(&self) -> usize {
-        self.output.len() + self.shared_len
-    }
-
-    /// Fills `slices` with the output waiting to be written, in order, for one vectored write;
-    /// returns how many it filled (fewer than all when `slices` is short).
-    pub fn pending_output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
-        let mut filled = 0;
-        let mut from = 0;
-        let mut push = |bytes: &'a [u8], filled: &mut usize| {
-            if !bytes.is_empty() && *filled < slices.len() {
-                slices[*filled] = IoSlice::new(bytes);
-                *filled += 1;
-            }
-        };
-        for shared in &self.shared_output {
-            push(&self.output[from..shared.at], &mut filled);
-            push(&shared.bytes, &mut filled);
-            from = shared.at;
-        }
-        push(&self.output[from..], &mut filled);
-        filled
-    }
-
-    /// Marks the first `written` bytes of the pending output as sent.
-    pub fn consume_output(&mut self, written: usize) {
-        let mut left = written;
-        while left > 0 {
-            let Some(shared) = self.shared_output.front_mut() else {
-                let step = left.min(self.output.len());
-                self.output.advance(step);
-                break;
-            };
-            if shared.at > 0 {
-                let step = left.min(shared.at);
-                self.output.advance(step);
-                for later in &mut self.shared_output {
-                    later.at -= step;
-                }
-                left -= step;
-            } else {
-                let step = left.min(shared.bytes.len());
-                shared.bytes.advance(step);
-                self.shared_len -= step;
-                left -= step;
-                if shared.bytes.is_empty() {
-                    self.shared_output.pop_front();
-                }
-            }
-        }
-        if self.pending_output_len() == 0 {
-            self.auto_reply_queued = false;
-        }
-        if self.deferred_pong.is_some() && self.pending_output_len() < OUTPUT_HIGH_WATER {
-            self.queue_deferred_pong();
-        }
-    }
-
-    /// Takes all pending output at once (copied into one buffer when large payloads were queued
-    /// without a copy).
-    pub fn take_output(&mut self) -> Bytes {
-        self.auto_reply_queued = false;
-        if self.shared_output.is_empty() {
-            let all = self.output.split().freeze();
-            self.queue_deferred_pong();
-            return all;
-        }
-        let mut all = BytesMut::with_capacity(self.pending_output_len());
-        let mut from = 0;
-        for shared in self.shared_output.drain(..) {
-            all.extend_from_slice(&self.output[from..shared.at]);
-            all.extend_from_slice(&shared.bytes);
-            from = shared.at;
-        }
-        all.extend_from_slice(&self.output[from..]);
-        self.output.clear();
-        self.shared_len = 0;
-        self.queue_deferred_pong();
-        all.freeze()
-    }
-
-    /// True when a front-end that just received a message should write the output now rather
-    /// than at the end of the batch: an automatic reply (pong, close echo, failure close) is
-    /// queued and no further whole frame is buffered, or the output reached
-    /// [`OUTPUT_HIGH_WATER`] bytes. Writing at the end of a batch lets one write carry the
-    /// replies to every frame of one read.
-    pub fn should_flush(&self) -> bool {
-        self.pending_output_len() >= OUTPUT_HIGH_WATER
-            || (self.auto_reply_queued && !self.has_buffered_frame())
     }
 }
 
