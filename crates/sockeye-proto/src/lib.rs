@@ -29,7 +29,7 @@ pub mod proxy;
 pub mod random;
 
 pub use connection::close::{CloseCode, CloseFrame};
-pub use connection::{Config, Connection, Observer, ReceiveProgress, Role, State};
+pub use connection::{Config, Connection, Observer, ReceiveProgress, Role, State, Step};
 pub use error::{ProtocolError, SendError};
 pub use frame::{Frame, FrameHeader, OpCode};
 pub use handshake::HandshakeError;

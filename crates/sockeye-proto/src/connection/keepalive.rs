@@ -2,9 +2,12 @@
 //! comes for a long time or a message takes too long to arrive. Sans-I/O: the front-end passes
 //! the current time in and does what [`Keepalive::poll`] says.
 //!
-//! Drive it like this: call [`Keepalive::on_activity`] whenever bytes arrive, hand every pong to
-//! [`Keepalive::on_pong`], report [`Connection::receive_progress`](crate::Connection::receive_progress)
-//! with [`Keepalive::on_progress`] before waiting for input, and call [`Keepalive::poll`] at
+//! A [`Connection`](crate::Connection) runs one itself: turn it on with
+//! [`Connection::set_keepalive`](crate::Connection::set_keepalive) and drive it through the
+//! connection's timers (`poll_timeout`, `handle_timeout`). Standalone, drive it like this: call
+//! [`Keepalive::on_activity`] whenever bytes arrive, hand every pong to [`Keepalive::on_pong`],
+//! report [`Connection::receive_progress`](crate::Connection::receive_progress) with
+//! [`Keepalive::on_progress`] before waiting for input, and call [`Keepalive::poll`] at
 //! [`Keepalive::next_deadline`] (and after activity). `poll` answers with a ping to send or the
 //! timeout that ends the connection.
 //!
@@ -178,6 +181,17 @@ impl Keepalive {
             }
             _ => None,
         }
+    }
+
+    /// A pong arrived with the latest input ([`on_activity`](Self::on_activity) stamped it).
+    pub(crate) fn on_pong_received(&mut self, payload: &[u8]) {
+        self.on_pong(payload, self.last_activity);
+    }
+
+    /// [`on_progress`](Self::on_progress) stamped with the time of the latest input: progress
+    /// comes only from parsing input, so that is when it happened.
+    pub(crate) fn sync_progress(&mut self, progress: ReceiveProgress) -> bool {
+        self.on_progress(progress, self.last_activity)
     }
 
     /// The round-trip time of the last answered ping.

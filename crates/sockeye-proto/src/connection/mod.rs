@@ -2,23 +2,28 @@
 //!
 //! # Drive contract
 //!
-//! A [`Connection`] never touches a socket. The front-end that owns the transport drives it:
+//! A [`Connection`] never touches a socket or a clock. The front-end that owns the transport
+//! drives it with one loop around [`Connection::next_step`] (see [`Step`] for the loop):
 //!
 //! 1. **Bytes in.** Hand every byte read from the transport to [`Connection::receive_data`] —
 //!    or read straight into [`Connection::input_buffer`], appending only, to save that copy —
-//!    and call [`Connection::receive_eof`] when the transport reports end of stream.
-//! 2. **Events out.** Call [`Connection::next_message`] until it returns `Ok(None)` (more bytes
-//!    needed). Frames are parsed lazily, so the caller controls how much work one call does.
-//!    An `Err` is fatal and sticky: the connection has queued the close frame the failure calls for.
+//!    and call [`Connection::receive_eof`] when the transport reports end of stream; then, when
+//!    timers run ([`Connection::has_timers`]), [`Connection::input_arrived`] with the time.
+//! 2. **Events out.** [`Connection::next_step`] delivers the next message (saying whether the
+//!    replies must be written first), or says to read, or that the connection closed or failed.
+//!    Underneath it, [`Connection::next_message`] parses frames lazily, so the caller controls
+//!    how much work one call does. A failure is sticky: the connection has queued the close
+//!    frame it calls for.
 //! 3. **Bytes to send.** After receiving *or* sending, write the pending output to the transport
 //!    and report how much was written with [`Connection::consume_output`]: all of it with one
 //!    vectored write of [`Connection::pending_output_slices`], or piece by piece with
 //!    [`Connection::pending_output`] (until [`Connection::pending_output_len`] is 0). Automatic
-//!    replies (pong, close echo, failure close) appear here; a front-end never writes them on the
-//!    side.
-//! 4. **Timers and memory** (optional, before waiting for input): hand
-//!    [`Connection::receive_progress`] to a [`keepalive::Keepalive`] and act on what its `poll`
-//!    says at its deadline; report [`Connection::memory_use`] to a memory budget.
+//!    replies (pong, close echo, failure close, keepalive ping) appear here; a front-end never
+//!    writes them on the side.
+//! 4. **Time** (before waiting for input): wait no longer than [`Connection::poll_timeout`] and
+//!    call [`Connection::handle_timeout`] with the current time when it passes — keepalive pings,
+//!    the ping, idle and message timeouts ([`Connection::set_keepalive`]). **Memory**: report
+//!    [`Connection::memory_use`] to a memory budget, if there is one.
 //! 5. **Closing the transport.** Once the output is flushed, close the transport when
 //!    [`Connection::should_close_transport`] says so (the server after the close handshake; either
 //!    side after a failure or end of stream). A client whose close handshake is done
@@ -34,6 +39,7 @@
 
 pub mod close;
 pub(crate) mod close_code;
+mod drive;
 pub mod keepalive;
 mod observer;
 mod output;
@@ -52,8 +58,10 @@ use crate::message::utf8::Utf8Validator;
 use crate::message::{Message, Utf8Bytes};
 use crate::random::{MaskKeySource, OsRandom};
 use close::{CloseFrame, MAX_CLOSE_REASON_BYTES};
+use keepalive::Keepalive;
 use output::SharedPayload;
 
+pub use drive::Step;
 pub use observer::Observer;
 pub use output::{OUTPUT_HIGH_WATER, OUTPUT_SLICES, SHARED_PAYLOAD_MIN};
 
@@ -208,6 +216,9 @@ pub struct Connection {
     close_received: Option<Option<CloseFrame>>,
     eof: bool,
     failure: Option<ProtocolError>,
+    /// Keepalive and the receive timeouts, when on (see [`Connection::set_keepalive`]); boxed so
+    /// a connection without them stays small.
+    keepalive: Option<Box<Keepalive>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -252,6 +263,7 @@ impl Connection {
             close_received: None,
             eof: false,
             failure: None,
+            keepalive: None,
             observer: None,
             auto_reply_queued: false,
         }
@@ -713,11 +725,16 @@ impl Connection {
                     Message::Ping(payload)
                 }))
             }
-            OpCode::Pong => Ok(Some(if deliver_frames {
-                Message::Frame(self.whole_frame(payload))
-            } else {
-                Message::Pong(payload)
-            })),
+            OpCode::Pong => {
+                if let Some(keepalive) = &mut self.keepalive {
+                    keepalive.on_pong_received(&payload);
+                }
+                Ok(Some(if deliver_frames {
+                    Message::Frame(self.whole_frame(payload))
+                } else {
+                    Message::Pong(payload)
+                }))
+            }
             OpCode::Close => {
                 let close = CloseFrame::parse(&payload)?;
                 if self.close_sent.is_none() {

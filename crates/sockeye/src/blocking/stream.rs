@@ -5,9 +5,9 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveAction, KeepaliveConfig};
+use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveConfig};
 use sockeye_proto::connection::OUTPUT_SLICES;
-use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
+use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role, Step};
 
 use crate::error::{Error, Stage};
 use crate::transport::Stream;
@@ -27,7 +27,6 @@ pub struct WebSocket<S> {
     /// then reported as [`Error::Timeout`] rather than as an I/O error.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    keepalive: Option<Keepalive>,
     /// How to change the socket's read timeout, so a read wakes up at keepalive deadlines.
     /// Set by `set_keepalive`, which exists for stream types that have read timeouts.
     set_socket_read_timeout: Option<SetReadTimeout<S>>,
@@ -56,14 +55,13 @@ impl<S: Read + Write> WebSocket<S> {
             transport_ended: false,
             read_timeout: None,
             write_timeout: None,
-            keepalive: None,
             set_socket_read_timeout: None,
         }
     }
 
     /// The round-trip time of the last keepalive ping that was answered.
     pub fn last_rtt(&self) -> Option<Duration> {
-        self.keepalive.as_ref().and_then(Keepalive::last_rtt)
+        self.conn.keepalive().and_then(Keepalive::last_rtt)
     }
 
     fn enable_keepalive(
@@ -71,7 +69,7 @@ impl<S: Read + Write> WebSocket<S> {
         config: Option<KeepaliveConfig>,
         set_read_timeout: SetReadTimeout<S>,
     ) {
-        self.keepalive = config.map(|config| Keepalive::new(config, Instant::now()));
+        self.conn.set_keepalive(config, Instant::now());
         self.set_socket_read_timeout = Some(set_read_timeout);
     }
 
@@ -111,38 +109,28 @@ impl<S: Read + Write> WebSocket<S> {
     /// handshake, a client waits for the server to close the transport (RFC 6455 section 7.1.1);
     /// then this returns [`Error::ConnectionClosed`].
     pub fn read(&mut self) -> Result<Message, Error> {
+        // When this read began: the application's read timeout counts from here, across the
+        // wake-ups for keepalive.
+        let mut started = None;
         loop {
-            let next = self.conn.next_message();
-            match next {
-                Ok(Some(message)) => {
-                    if let (Message::Pong(payload), Some(keepalive)) =
-                        (&message, self.keepalive.as_mut())
-                    {
-                        keepalive.on_pong(payload, Instant::now());
-                    }
-                    // Replies wait for the end of the batch so that one write carries them all;
-                    // the core says when that cannot wait (see `Connection::should_flush`).
-                    if self.conn.should_flush() {
+            match self.conn.next_step() {
+                Step::Deliver { message, flush } => {
+                    if flush {
                         self.flush()?;
                     }
                     return Ok(message);
                 }
-                Ok(None) if self.conn.is_closed() => {
+                Step::Read => {
+                    self.flush()?;
+                    self.fill(&mut started)?;
+                }
+                Step::Closed => {
                     // Best effort: the peer may be gone already.
                     let _ = self.flush();
                     self.wait_for_transport_end();
                     return Err(Error::ConnectionClosed);
                 }
-                Ok(None) => {
-                    // About to wait for input: everything queued goes out first.
-                    self.flush()?;
-                    if self.keepalive.is_some() {
-                        self.fill_with_keepalive()?;
-                    } else {
-                        self.fill()?;
-                    }
-                }
-                Err(err) => {
+                Step::Failed(err) => {
                     // Best effort: the failure's close frame, then the error.
                     let _ = self.flush();
                     return Err(Error::Protocol(err));
@@ -249,61 +237,25 @@ impl<S: Read + Write> WebSocket<S> {
             .map_err(|err| open_error(err, self.write_timeout))
     }
 
-    /// Reads once from the stream into the core.
-    fn fill(&mut self) -> Result<(), Error> {
-        self.fill_raw()
-            .map_err(|err| open_error(err, self.read_timeout))
-    }
-
-    fn fill_raw(&mut self) -> io::Result<()> {
-        loop {
-            match self.stream.read(&mut self.read_buf) {
-                Ok(0) => {
-                    self.transport_ended = true;
-                    self.conn.receive_eof();
-                    return Ok(());
-                }
-                Ok(read) => {
-                    self.conn.receive_data(&self.read_buf[..read]);
-                    return Ok(());
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
-    }
-
-    /// Reads once, waking at keepalive deadlines to send pings or fail the connection, and still
-    /// honouring the read timeout the application set.
-    fn fill_with_keepalive(&mut self) -> Result<(), Error> {
-        let started = Instant::now();
+    /// Reads once from the stream into the core. With timers running, waits no longer than
+    /// their next deadline (and then lets the core act on it), while still honouring the read
+    /// timeout the application set.
+    fn fill(&mut self, started: &mut Option<Instant>) -> Result<(), Error> {
+        let Some(set_timeout) = self.set_socket_read_timeout.filter(|_| self.conn.has_timers())
+        else {
+            return self
+                .fill_raw()
+                .map_err(|err| open_error(err, self.read_timeout));
+        };
+        let started = *started.get_or_insert_with(Instant::now);
         let result = loop {
             let now = Instant::now();
-            let Some(keepalive) = self.keepalive.as_mut() else {
-                break self
-                    .fill_raw()
-                    .map_err(|err| open_error(err, self.read_timeout));
-            };
-            keepalive.on_progress(self.conn.receive_progress(), now);
-            match keepalive.poll(now) {
-                Some(KeepaliveAction::SendPing(payload)) => {
-                    if self.conn.send_ping(&payload).is_err() {
-                        // Closing already: keepalive has nothing left to do.
-                        self.keepalive = None;
-                    }
-                    self.flush()?;
-                    continue;
-                }
-                Some(KeepaliveAction::Fail(error)) => {
-                    let error = self.conn.abort(error);
-                    let _ = self.flush();
-                    break Err(Error::Protocol(error));
-                }
-                None => {}
+            let deadline = self.conn.poll_timeout();
+            if deadline.is_some_and(|deadline| deadline <= now) {
+                // Back to the drive step: a ping to write, or the failure to report.
+                self.conn.handle_timeout(now);
+                break Ok(());
             }
-            let until_keepalive = keepalive
-                .next_deadline()
-                .map(|deadline| deadline.saturating_duration_since(now));
             let user_left = self
                 .read_timeout
                 .map(|limit| limit.saturating_sub(now.duration_since(started)));
@@ -313,22 +265,16 @@ impl<S: Read + Write> WebSocket<S> {
                     after,
                 });
             }
-            let wait = match (until_keepalive, user_left) {
+            let until_deadline = deadline.map(|deadline| deadline.saturating_duration_since(now));
+            let wait = match (until_deadline, user_left) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             }
             // A zero timeout means "block forever" to the OS: wait at least a millisecond.
             .map(|wait| wait.max(Duration::from_millis(1)));
-            if let Some(set) = self.set_socket_read_timeout {
-                set(&self.stream, wait).map_err(|err| Error::io(Stage::Open, err))?;
-            }
+            set_timeout(&self.stream, wait).map_err(|err| Error::io(Stage::Open, err))?;
             match self.fill_raw() {
-                Ok(()) => {
-                    if let Some(keepalive) = self.keepalive.as_mut() {
-                        keepalive.on_activity(Instant::now());
-                    }
-                    break Ok(());
-                }
+                Ok(()) => break Ok(()),
                 Err(err)
                     if matches!(
                         err.kind(),
@@ -337,11 +283,27 @@ impl<S: Read + Write> WebSocket<S> {
                 Err(err) => break Err(open_error(err, self.read_timeout)),
             }
         };
-        if let Some(set) = self.set_socket_read_timeout {
-            // Put back the application's own timeout.
-            let _ = set(&self.stream, self.read_timeout);
-        }
+        // Put back the application's own timeout.
+        let _ = set_timeout(&self.stream, self.read_timeout);
         result
+    }
+
+    fn fill_raw(&mut self) -> io::Result<()> {
+        loop {
+            match self.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    self.transport_ended = true;
+                    self.conn.receive_eof();
+                }
+                Ok(read) => self.conn.receive_data(&self.read_buf[..read]),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            }
+            if self.conn.has_timers() {
+                self.conn.input_arrived(Instant::now());
+            }
+            return Ok(());
+        }
     }
 
     /// After the close handshake: a client waits for the server to end the transport; a server

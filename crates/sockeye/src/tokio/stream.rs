@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_sink::Sink;
-use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveAction, KeepaliveConfig};
+use sockeye_proto::connection::keepalive::{Keepalive, KeepaliveConfig};
 use sockeye_proto::connection::{OUTPUT_HIGH_WATER, OUTPUT_SLICES};
-use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role};
+use sockeye_proto::{CloseCode, CloseFrame, Connection, Frame, Message, Role, Step};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::error::{Error, Stage};
@@ -47,12 +47,10 @@ pub struct WebSocketStream<S> {
     read_size: usize,
     transport_ended: bool,
     transport_shut_down: bool,
-    keepalive: Option<Keepalive>,
-    keepalive_timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// The waker the keepalive timer was last polled with.
-    keepalive_waker: Option<std::task::Waker>,
-    /// When the last read returned (kept only while keepalive runs).
-    last_read: Instant,
+    /// Wakes the task at the core's next deadline ([`Connection::poll_timeout`]).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The waker the timer was last polled with.
+    timer_waker: Option<std::task::Waker>,
     /// Armed while the core holds buffers grown past the idle size: when it fires, buffers that
     /// are empty then go back to the allocator (see [`IDLE_RELEASE_AFTER`]).
     release_timer: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -84,10 +82,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             read_size: MIN_READ,
             transport_ended: false,
             transport_shut_down: false,
-            keepalive: None,
-            keepalive_timer: None,
-            keepalive_waker: None,
-            last_read: Instant::now(),
+            timer: None,
+            timer_waker: None,
             release_timer: None,
             budget: None,
         }
@@ -139,15 +135,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// when its pong does not come in time. Keepalive runs while a read is pending, which an
     /// application's read loop always has.
     pub fn set_keepalive(&mut self, config: Option<KeepaliveConfig>) {
-        self.last_read = Instant::now();
-        self.keepalive = config.map(|config| Keepalive::new(config, self.last_read));
-        self.keepalive_timer = None;
-        self.keepalive_waker = None;
+        self.conn.set_keepalive(config, Instant::now());
+        self.timer = None;
+        self.timer_waker = None;
     }
 
     /// The round-trip time of the last keepalive ping that was answered.
     pub fn last_rtt(&self) -> Option<Duration> {
-        self.keepalive.as_ref().and_then(Keepalive::last_rtt)
+        self.conn.keepalive().and_then(Keepalive::last_rtt)
     }
 
     /// The sans-I/O core, for its state and close frames.
@@ -275,40 +270,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<Message, Error>> {
         loop {
-            let next = self.conn.next_message();
-            match next {
-                Ok(Some(message)) => {
-                    if let (Message::Pong(payload), Some(keepalive)) =
-                        (&message, self.keepalive.as_mut())
-                    {
-                        keepalive.on_pong(payload, Instant::now());
-                    }
-                    // Replies wait for the end of the batch so that one write carries them all;
-                    // the core says when that cannot wait (see `Connection::should_flush`).
-                    if self.conn.should_flush() {
+            match self.conn.next_step() {
+                Step::Deliver { message, flush } => {
+                    if flush {
                         if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
                             return Poll::Ready(Err(err));
                         }
                     }
                     return Poll::Ready(Ok(message));
                 }
-                Ok(None) if self.conn.is_closed() => {
+                Step::Read => {
+                    if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
+                        return Poll::Ready(Err(err));
+                    }
+                    if self.poll_timer(cx) {
+                        // The core acted on a deadline: a ping to write, or its failure.
+                        continue;
+                    }
+                    self.poll_release(cx);
+                    self.report_memory();
+                    ready!(self.poll_fill(cx))?;
+                }
+                Step::Closed => {
                     // The close echo must be on the wire before the end is reported.
                     ready!(self.poll_write_output(cx))?;
                     ready!(self.poll_finish_transport(cx));
                     return Poll::Ready(Err(Error::ConnectionClosed));
                 }
-                Ok(None) => {
-                    // About to wait for input: everything queued goes out first.
-                    if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
-                        return Poll::Ready(Err(err));
-                    }
-                    self.poll_keepalive(cx)?;
-                    self.poll_release(cx);
-                    self.report_memory();
-                    ready!(self.poll_fill(cx))?;
-                }
-                Err(err) => {
+                Step::Failed(err) => {
                     // Best effort: the failure's close frame, then the error.
                     let _ = self.poll_write_output(cx);
                     return Poll::Ready(Err(Error::Protocol(err)));
@@ -317,78 +306,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// Sends the pings keepalive asks for, fails the connection when it says so, and arms the
-    /// timer for its next deadline.
-    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
-        let Some(keepalive) = &mut self.keepalive else {
-            return Ok(());
+    /// Arms the timer for the core's next deadline; when it fired, lets the core act first and
+    /// returns true.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let fired = self.timer.as_ref().is_some_and(|timer| timer.is_elapsed());
+        if fired {
+            self.conn.handle_timeout(Instant::now());
+        }
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return fired;
         };
-        // Progress is stamped with the time of the read that brought it: one clock read per
-        // read, not one more per wait.
-        let moved = keepalive.on_progress(self.conn.receive_progress(), self.last_read);
-        // Act only when a deadline may have passed: no timer yet, or it fired.
-        let due = self
-            .keepalive_timer
-            .as_ref()
-            .is_none_or(|timer| timer.is_elapsed());
-        if due {
-            match keepalive.poll(Instant::now()) {
-                Some(KeepaliveAction::SendPing(payload)) => {
-                    if self.conn.send_ping(&payload).is_err() {
-                        // Closing already: keepalive has nothing left to do.
-                        self.keepalive = None;
-                        return Ok(());
-                    }
-                    if let Poll::Ready(Err(err)) = self.poll_write_output(cx) {
-                        return Err(err);
-                    }
-                }
-                Some(KeepaliveAction::Fail(error)) => {
-                    let error = self.conn.abort(error);
-                    let _ = self.poll_write_output(cx);
-                    return Err(Error::Protocol(error));
-                }
-                None => {}
+        let deadline = tokio::time::Instant::from_std(deadline);
+        // Reads only move deadlines later, and a timer that fires early is re-armed here: it is
+        // moved only when it fired or the deadline came sooner (a message started, and its
+        // timeout comes first). Resetting it at every wait costs a timer-wheel update per message.
+        match &mut self.timer {
+            Some(timer) if !fired && timer.deadline() <= deadline => {}
+            Some(timer) => {
+                timer.as_mut().reset(deadline);
+                self.timer_waker = None;
+            }
+            None => {
+                self.timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                self.timer_waker = None;
             }
         }
-        // Reads only move the deadlines later, and the timer may fire early (the next pass
-        // here re-arms it): it is moved only when it fired, or when a message started or ended
-        // (the message or idle timeout may come first then). Resetting it at every wait costs a timer-wheel
-        // update per message.
-        if due || moved {
-            let Some(deadline) = self.keepalive.as_ref().and_then(Keepalive::next_deadline) else {
-                return Ok(());
-            };
-            let deadline = tokio::time::Instant::from_std(deadline);
-            match &mut self.keepalive_timer {
-                Some(timer) if timer.deadline() <= deadline && !timer.is_elapsed() => {}
-                Some(timer) => {
-                    timer.as_mut().reset(deadline);
-                    self.keepalive_waker = None;
-                }
-                None => {
-                    self.keepalive_timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
-                    self.keepalive_waker = None;
-                }
-            }
-        }
-        let Some(timer) = &mut self.keepalive_timer else {
-            return Ok(());
+        let Some(timer) = &mut self.timer else {
+            return fired;
         };
         // Polled (which registers the task's waker with the timer) only when it was armed
         // anew or the task is another one: a poll per wait costs measurably.
         let registered = self
-            .keepalive_waker
+            .timer_waker
             .as_ref()
             .is_some_and(|waker| waker.will_wake(cx.waker()));
         if !registered {
-            self.keepalive_waker = Some(cx.waker().clone());
+            self.timer_waker = Some(cx.waker().clone());
             if timer.as_mut().poll(cx).is_ready() {
                 // Due already: come back at once to act on it.
                 cx.waker().wake_by_ref();
             }
         }
-        Ok(())
+        fired
     }
 
     /// When the release timer fires: the core's empty buffers go back to the allocator (the next
@@ -425,9 +384,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 return Poll::Pending;
             }
         };
-        if let Some(keepalive) = &mut self.keepalive {
-            self.last_read = Instant::now();
-            keepalive.on_activity(self.last_read);
+        if self.conn.has_timers() {
+            self.conn.input_arrived(Instant::now());
         }
         if filled == 0 {
             self.transport_ended = true;
