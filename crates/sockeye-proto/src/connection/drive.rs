@@ -228,6 +228,34 @@ mod tests {
     }
 
     #[test]
+    fn a_pong_delivered_as_a_raw_frame_still_answers_the_ping() {
+        let start = Instant::now();
+        let config = Config {
+            assemble_messages: false,
+            ..Config::default()
+        };
+        let mut server = Connection::new(Role::Server, config);
+        server.set_keepalive(Some(KeepaliveConfig::new(SECOND, SECOND)), start);
+        server.handle_timeout(start + SECOND);
+        let ping = drain(&mut server);
+        server.receive_data(&pong_from_client(&ping[2..]));
+        server.input_arrived(start + SECOND + SECOND / 2);
+        assert!(matches!(
+            server.next_step(),
+            Step::Deliver {
+                message: Message::Frame(_),
+                ..
+            }
+        ));
+        server.handle_timeout(start + 2 * SECOND);
+        assert!(server.failure().is_none(), "{:?}", server.failure());
+        assert_eq!(
+            server.keepalive().and_then(Keepalive::last_rtt),
+            Some(SECOND / 2)
+        );
+    }
+
+    #[test]
     fn a_missing_pong_fails_the_connection_with_its_close_frame() {
         let start = Instant::now();
         let mut client = Connection::new(Role::Client, Config::default());
