@@ -117,8 +117,8 @@ in_private_net cargo test --workspace --locked --offline
 
 # ---- fuzzing: every target for a bounded time (fuzz/README.md) ------------------------------
 # cargo-fuzz on the stable toolchain without a sanitizer (no nightly, no RUSTC_BOOTSTRAP needed).
-# Budget, measured on 2 cores: installing cargo-fuzz ~1 min (once), building the 9 targets
-# ~50 s, 30 s per target = ~6.5 min in all (under 8). A crash, an input slower than 20 s or a
+# Budget, measured on 2 cores: installing cargo-fuzz ~1 min (once), building the 10 targets
+# ~55 s, 30 s per target = ~7 min in all (under 8). A crash, an input slower than 20 s or a
 # failed memory bound fails the suite; the input is left in fuzz/artifacts/<target>/.
 step "fuzzing: every fuzz target for 30 s (cargo-fuzz, no sanitizer)"
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -8,13 +8,12 @@
 
 #![no_main]
 
-use bytes::BytesMut;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use sockeye_fuzz::take_frames;
 use sockeye_proto::extensions::deflate::{DeflateConfig, PerMessageDeflate};
-use sockeye_proto::frame::FrameDecoder;
 use sockeye_proto::random::FixedMaskKey;
-use sockeye_proto::{Config, Connection, Message, OpCode, ProtocolError, Role};
+use sockeye_proto::{Config, Connection, Message, ProtocolError, Role};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -97,12 +96,12 @@ fn run(
         rest = tail;
         connection.receive_data(piece);
         failed = drain(&mut connection, &mut received);
-        check_output(&mut connection, &mut close_sent);
+        take_frames(&mut connection, &mut close_sent);
     }
     if eof && !failed {
         connection.receive_eof();
         drain(&mut connection, &mut received);
-        check_output(&mut connection, &mut close_sent);
+        take_frames(&mut connection, &mut close_sent);
         assert!(connection.is_closed());
         assert!(connection.should_close_transport());
     }
@@ -143,20 +142,4 @@ fn reply(connection: &mut Connection, message: &Message) {
         Message::Frame(frame) => connection.send_raw_frame(frame),
         _ => Ok(()),
     };
-}
-
-/// Takes the pending output and checks it is whole, well-formed frames, none of them after a
-/// close frame (`close_sent` remembers one from earlier output).
-fn check_output(connection: &mut Connection, close_sent: &mut bool) {
-    let mut output = BytesMut::from(&connection.take_output()[..]);
-    let mut decoder = FrameDecoder::new(usize::MAX >> 1);
-    while let Some(frame) = decoder.decode(&mut output).expect("own output decodes") {
-        assert!(!*close_sent, "a frame was queued after the close frame");
-        assert_eq!(
-            frame.header.mask.is_some(),
-            connection.role() == Role::Client
-        );
-        *close_sent = frame.opcode() == OpCode::Close;
-    }
-    assert!(output.is_empty(), "own output ends in a partial frame");
 }

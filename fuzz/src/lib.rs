@@ -1,10 +1,14 @@
 //! Helpers shared by the fuzz targets: cutting a stream into pieces, inputs that repeat a
-//! pattern (so that short fuzzer inputs reach the size limits), and a heap counter.
+//! pattern (so that short fuzzer inputs reach the size limits), checking a connection's output,
+//! and a heap counter.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::BytesMut;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use sockeye_proto::frame::{Frame, FrameDecoder};
+use sockeye_proto::{Connection, OpCode, Role};
 
 /// Yields `stream` in pieces whose sizes are taken from `sizes` in turn (0 counts as 1; each
 /// size is multiplied by `scale`), the whole stream at once when `sizes` is empty.
@@ -57,6 +61,26 @@ impl Repeat {
             out.extend_from_slice(&self.pattern[..self.pattern.len().min(room)]);
         }
     }
+}
+
+/// Takes the pending output and checks it is whole, well-formed frames, masked only by a
+/// client, none of them after a close frame (`close_sent` remembers one from earlier output).
+/// Returns the frames.
+pub fn take_frames(connection: &mut Connection, close_sent: &mut bool) -> Vec<Frame> {
+    let mut output = BytesMut::from(&connection.take_output()[..]);
+    let mut decoder = FrameDecoder::new(usize::MAX >> 1);
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.decode(&mut output).expect("own output decodes") {
+        assert!(!*close_sent, "a frame was queued after the close frame");
+        assert_eq!(
+            frame.header.mask.is_some(),
+            connection.role() == Role::Client
+        );
+        *close_sent = frame.opcode() == OpCode::Close;
+        frames.push(frame);
+    }
+    assert!(output.is_empty(), "own output ends in a partial frame");
+    frames
 }
 
 /// The system allocator, counting the bytes live on the heap and their peak. A target that
