@@ -47,6 +47,7 @@ mod mask_keys;
 mod options;
 pub mod redact;
 mod redirect;
+mod redirect_walk;
 mod refusal;
 mod timings;
 #[cfg(feature = "tls")]

@@ -1,8 +1,8 @@
 //! Redirects of the opening handshake, decided in one place for both front-ends.
 //!
-//! `connect_with` and `connect_async_with` loop around "dial, then handshake"; when an attempt
-//! fails, [`next_hop`] says whether the failure is a redirect to follow, and with which
-//! configuration.
+//! `connect_with` and `connect_async_with` walk from attempt to attempt ("dial, then
+//! handshake") with the `RedirectWalk` of `redirect_walk.rs`; when an attempt fails,
+//! [`next_hop`] says whether the failure is a redirect to follow, and with which configuration.
 
 use url::Url;
 

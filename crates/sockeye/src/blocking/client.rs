@@ -1,6 +1,7 @@
 //! Blocking client: connect to a URL, or run the handshake over any stream.
 
 use std::io::{self, Read, Write};
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -10,7 +11,7 @@ use crate::blocking::stream::WebSocket;
 use crate::config::ClientConfig;
 use crate::diagnose::{ConnectReport, HandshakeRecord};
 use crate::error::{Error, Stage};
-use crate::redirect;
+use crate::redirect_walk::RedirectWalk;
 use crate::trace::Tracer;
 use crate::transport::{self, Stream};
 
@@ -26,17 +27,7 @@ pub fn connect(url: &str) -> Result<(WebSocket<Stream>, Response), Error> {
 /// its timeout (again for each `Location` when [`ClientConfig::follow_redirects`] is on), then
 /// the read and write timeouts for the open connection.
 pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response), Error> {
-    let mut config = config;
-    let mut followed = 0;
-    // Keeps only timings: no heads are copied.
-    let mut report = ConnectReport::default();
-    loop {
-        match connect_once(&config, &mut report) {
-            Err(err) => config = redirect::next_hop(&config, err, followed)?,
-            open => return open,
-        }
-        followed += 1;
-    }
+    walk_redirects(RedirectWalk::new(config)).0
 }
 
 /// [`connect_with`], and what the attempt went through: how long each stage took (DNS, TCP,
@@ -46,25 +37,21 @@ pub fn connect_with(config: ClientConfig) -> Result<(WebSocket<Stream>, Response
 pub fn connect_with_report(
     config: ClientConfig,
 ) -> (Result<(WebSocket<Stream>, Response), Error>, ConnectReport) {
-    let started = Instant::now();
-    let mut report = ConnectReport::new(&config);
-    let mut config = config;
-    let mut followed = 0;
+    walk_redirects(RedirectWalk::reporting(config))
+}
+
+/// Every attempt of `walk`, until one opens or fails with an error not to follow.
+fn walk_redirects(
+    mut walk: RedirectWalk,
+) -> (Result<(WebSocket<Stream>, Response), Error>, ConnectReport) {
     let result = loop {
-        match connect_once(&config, &mut report) {
-            Err(err) => match redirect::next_hop(&config, err, followed) {
-                Ok(next) => {
-                    config = next;
-                    report.start_attempt(&config);
-                }
-                Err(err) => break Err(err),
-            },
-            open => break open,
+        let (config, report) = walk.attempt();
+        let attempt = connect_once(config, report);
+        if let ControlFlow::Break(result) = walk.follow(attempt) {
+            break result;
         }
-        followed += 1;
     };
-    report.timings.total = Some(started.elapsed());
-    (result, report)
+    (result, walk.finish())
 }
 
 /// One attempt: dial, handshake, timeouts, noted in `report`.

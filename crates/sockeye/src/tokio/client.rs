@@ -1,5 +1,6 @@
 //! Async client: connect to a URL, or run the handshake over any async stream.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -9,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::config::ClientConfig;
 use crate::diagnose::{ConnectReport, HandshakeRecord};
 use crate::error::{Error, Stage};
-use crate::redirect;
+use crate::redirect_walk::RedirectWalk;
 use crate::tokio::stream::WebSocketStream;
 use crate::trace::Tracer;
 use crate::transport::async_stream::within;
@@ -31,17 +32,7 @@ pub async fn connect_async(url: &str) -> Result<(WebSocketStream<AsyncStream>, R
 pub async fn connect_async_with(
     config: ClientConfig,
 ) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
-    let mut config = config;
-    let mut followed = 0;
-    // Keeps only timings: no heads are copied.
-    let mut report = ConnectReport::default();
-    loop {
-        match connect_once(&config, &mut report).await {
-            Err(err) => config = redirect::next_hop(&config, err, followed)?,
-            open => return open,
-        }
-        followed += 1;
-    }
+    walk_redirects(RedirectWalk::new(config)).await.0
 }
 
 /// [`connect_async_with`], and what the attempt went through: how long each stage took (DNS,
@@ -54,25 +45,24 @@ pub async fn connect_async_with_report(
     Result<(WebSocketStream<AsyncStream>, Response), Error>,
     ConnectReport,
 ) {
-    let started = Instant::now();
-    let mut report = ConnectReport::new(&config);
-    let mut config = config;
-    let mut followed = 0;
+    walk_redirects(RedirectWalk::reporting(config)).await
+}
+
+/// Every attempt of `walk`, until one opens or fails with an error not to follow.
+async fn walk_redirects(
+    mut walk: RedirectWalk,
+) -> (
+    Result<(WebSocketStream<AsyncStream>, Response), Error>,
+    ConnectReport,
+) {
     let result = loop {
-        match connect_once(&config, &mut report).await {
-            Err(err) => match redirect::next_hop(&config, err, followed) {
-                Ok(next) => {
-                    config = next;
-                    report.start_attempt(&config);
-                }
-                Err(err) => break Err(err),
-            },
-            open => break open,
+        let (config, report) = walk.attempt();
+        let attempt = connect_once(config, report).await;
+        if let ControlFlow::Break(result) = walk.follow(attempt) {
+            break result;
         }
-        followed += 1;
     };
-    report.timings.total = Some(started.elapsed());
-    (result, report)
+    (result, walk.finish())
 }
 
 /// One attempt: dial, then handshake, noted in `report`.
