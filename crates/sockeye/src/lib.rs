@@ -43,6 +43,7 @@ pub mod blocking;
 mod config;
 pub mod diagnose;
 mod error;
+mod handshake;
 mod mask_keys;
 mod options;
 pub mod redact;

@@ -4,15 +4,15 @@ use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use bytes::BytesMut;
-use sockeye_proto::handshake::{ClientHandshake, Response};
+use sockeye_proto::handshake::Response;
+use sockeye_proto::Connection;
 
 use crate::blocking::stream::WebSocket;
 use crate::config::ClientConfig;
 use crate::diagnose::{ConnectReport, HandshakeRecord};
 use crate::error::{Error, Stage};
+use crate::handshake::client::ClientHandshakeDriver;
 use crate::redirect_walk::RedirectWalk;
-use crate::trace::Tracer;
 use crate::transport::{self, Stream};
 
 /// Connects to a `ws://` URL with default options.
@@ -98,69 +98,50 @@ pub fn client<S: Read + Write>(
 
 /// [`client`], keeping the heads in `record` (when it is on).
 fn client_recorded<S: Read + Write>(
-    stream: S,
-    config: &ClientConfig,
-    record: &mut HandshakeRecord,
-) -> Result<(WebSocket<S>, Response), Error> {
-    let mut trace = Tracer::client(config);
-    let result = handshake(stream, config, &mut trace, record);
-    trace.finish(result)
-}
-
-fn handshake<S: Read + Write>(
     mut stream: S,
     config: &ClientConfig,
-    trace: &mut Tracer,
     record: &mut HandshakeRecord,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    let mut handshake = ClientHandshake::new(config.request())?;
-    let timeout = |err: io::Error| {
-        if is_timeout(&err) {
-            Error::Timeout {
-                stage: Stage::Http,
-                after: config.handshake_timeout.unwrap_or_default(),
-            }
-        } else {
-            Error::client_io(Stage::Http, err)
-        }
+    let mut driver = ClientHandshakeDriver::start(config, record)?;
+    let result = handshake(&mut stream, config, &mut driver);
+    let (conn, response) = driver.finish(result)?;
+    Ok((WebSocket::from_connection(stream, conn), response))
+}
+
+/// Writes the request and reads the response, each read and write within the stream's own
+/// timeouts.
+fn handshake<S: Read + Write>(
+    stream: &mut S,
+    config: &ClientConfig,
+    driver: &mut ClientHandshakeDriver<'_>,
+) -> Result<(Connection, Response), Error> {
+    let timed_out = || Error::Timeout {
+        stage: Stage::Http,
+        after: config.handshake_timeout.unwrap_or_default(),
     };
-    trace.sent(handshake.request_bytes());
-    record.sent(handshake.request_bytes());
     stream
-        .write_all(handshake.request_bytes())
+        .write_all(driver.request())
         .and_then(|()| stream.flush())
-        .map_err(timeout)?;
-    // The core bounds what this buffer holds: the response head (max_header_bytes) plus one
-    // read; a refusal's body is taken out of it as it is read.
-    let mut buf = BytesMut::with_capacity(4096);
+        .map_err(|err| {
+            if is_timeout(&err) {
+                timed_out()
+            } else {
+                Error::client_io(Stage::Http, err)
+            }
+        })?;
     let mut chunk = [0u8; 4096];
-    let response = loop {
+    loop {
         let read = match stream.read(&mut chunk) {
+            Ok(0) => return Err(driver.closed()),
             Ok(read) => read,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            // The server already refused: its time ran out while its body came, so report
-            // the refusal with what arrived rather than a time-out.
-            Err(err) if handshake.refusal_pending() && is_timeout(&err) => {
-                return Err(handshake.receive_eof(&mut buf).into())
-            }
-            Err(err) => return Err(timeout(err)),
+            Err(err) if is_timeout(&err) => return Err(driver.timed_out(timed_out())),
+            Err(err) => return Err(Error::client_io(Stage::Http, err)),
         };
-        if read == 0 {
-            return Err(handshake.receive_eof(&mut buf).into());
+        if let Some(open) = driver.receive(&chunk[..read])? {
+            return Ok(open);
         }
-        buf.extend_from_slice(&chunk[..read]);
-        trace.received_bytes(&chunk[..read]);
-        record.received(&chunk[..read]);
-        if let Some(response) = handshake.receive(&mut buf)? {
-            break response;
-        }
-    };
-    trace.received_head(&response.head);
-    check_subprotocol(config, &response)?;
-    let mut conn = config.connection(response.deflate);
-    trace.attach(&mut conn);
-    conn.receive_data(&buf);
-    Ok((WebSocket::from_connection(stream, conn), response))
+    }
 }
 
 fn is_timeout(err: &io::Error) -> bool {
@@ -168,17 +149,4 @@ fn is_timeout(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
-}
-
-/// [`ClientConfig::require_subprotocol`]: with subprotocols offered, the response must select one.
-pub(crate) fn check_subprotocol(config: &ClientConfig, response: &Response) -> Result<(), Error> {
-    if config.require_subprotocol
-        && !config.subprotocols.is_empty()
-        && response.subprotocol.is_none()
-    {
-        return Err(Error::SubprotocolNotSelected {
-            offered: config.subprotocols.clone(),
-        });
-    }
-    Ok(())
 }

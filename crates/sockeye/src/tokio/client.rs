@@ -3,16 +3,16 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use bytes::BytesMut;
-use sockeye_proto::handshake::{ClientHandshake, Response};
+use sockeye_proto::handshake::Response;
+use sockeye_proto::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::ClientConfig;
 use crate::diagnose::{ConnectReport, HandshakeRecord};
 use crate::error::{Error, Stage};
+use crate::handshake::client::ClientHandshakeDriver;
 use crate::redirect_walk::RedirectWalk;
 use crate::tokio::stream::WebSocketStream;
-use crate::trace::Tracer;
 use crate::transport::async_stream::within;
 use crate::transport::route::dial_async_timed;
 use crate::transport::AsyncStream;
@@ -92,69 +92,39 @@ pub async fn client_async<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// [`client_async`], keeping the heads in `record` (when it is on).
 async fn client_async_recorded<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    config: &ClientConfig,
-    record: &mut HandshakeRecord,
-) -> Result<(WebSocketStream<S>, Response), Error> {
-    let mut trace = Tracer::client(config);
-    let result = match ClientHandshake::new(config.request()) {
-        Ok(mut handshake) => {
-            let mut buf = BytesMut::with_capacity(4096);
-            let result = within(
-                config.handshake_timeout,
-                Stage::Http,
-                run_handshake(stream, config, &mut handshake, &mut buf, &mut trace, record),
-            )
-            .await;
-            match result {
-                // The server already refused: its time ran out while its body came, so report
-                // the refusal with what arrived rather than a time-out.
-                Err(Error::Timeout { .. }) if handshake.refusal_pending() => {
-                    Err(handshake.receive_eof(&mut buf).into())
-                }
-                other => other,
-            }
-        }
-        Err(err) => Err(err.into()),
-    };
-    trace.finish(result)
-}
-
-/// Sends the request and reads the response. `buf` is the caller's, so that a refusal whose
-/// body was still coming when the time ran out can be reported with what arrived; the core
-/// bounds what it holds (the response head plus one read: a refusal's body is taken out of it
-/// as it is read).
-async fn run_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     config: &ClientConfig,
-    handshake: &mut ClientHandshake,
-    buf: &mut BytesMut,
-    trace: &mut Tracer,
     record: &mut HandshakeRecord,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
-    let http = |err| Error::client_io(Stage::Http, err);
-    trace.sent(handshake.request_bytes());
-    record.sent(handshake.request_bytes());
-    stream
-        .write_all(handshake.request_bytes())
-        .await
-        .map_err(http)?;
-    stream.flush().await.map_err(http)?;
-    let response = loop {
-        let before = buf.len();
-        if stream.read_buf(buf).await.map_err(http)? == 0 {
-            return Err(handshake.receive_eof(buf).into());
-        }
-        trace.received_bytes(&buf[before..]);
-        record.received(&buf[before..]);
-        if let Some(response) = handshake.receive(buf)? {
-            break response;
-        }
+    let mut driver = ClientHandshakeDriver::start(config, record)?;
+    let result = within(
+        config.handshake_timeout,
+        Stage::Http,
+        handshake(&mut stream, &mut driver),
+    )
+    .await;
+    let result = match result {
+        Err(timeout @ Error::Timeout { .. }) => Err(driver.timed_out(timeout)),
+        other => other,
     };
-    trace.received_head(&response.head);
-    crate::blocking::client::check_subprotocol(config, &response)?;
-    let mut conn = config.connection(response.deflate);
-    trace.attach(&mut conn);
-    conn.receive_data(buf);
+    let (conn, response) = driver.finish(result)?;
     Ok((WebSocketStream::from_connection(stream, conn), response))
+}
+
+/// Writes the request and reads the response (the caller bounds the time).
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    driver: &mut ClientHandshakeDriver<'_>,
+) -> Result<(Connection, Response), Error> {
+    let http = |err| Error::client_io(Stage::Http, err);
+    stream.write_all(driver.request()).await.map_err(http)?;
+    stream.flush().await.map_err(http)?;
+    loop {
+        if stream.read_buf(driver.read_buffer()).await.map_err(http)? == 0 {
+            return Err(driver.closed());
+        }
+        if let Some(open) = driver.received()? {
+            return Ok(open);
+        }
+    }
 }
