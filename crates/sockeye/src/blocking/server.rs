@@ -2,16 +2,13 @@
 
 use std::io::{self, Read, Write};
 
-use bytes::BytesMut;
-use sockeye_proto::handshake::server::{
-    accept_response, error_response, negotiate_deflate, parse_request, reject_response,
-};
 use sockeye_proto::handshake::{Accept, Reject, Request};
+use sockeye_proto::Connection;
 
 use crate::blocking::stream::WebSocket;
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
-use crate::trace::Tracer;
+use crate::handshake::server::ServerHandshakeDriver;
 
 /// Accepts any valid WebSocket request on `stream`, with default options.
 pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
@@ -24,7 +21,7 @@ pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
 /// A request that is not a valid WebSocket handshake is answered with 400, 405, 426 (with
 /// `Sec-WebSocket-Version: 13`), 431 or 505 and reported as [`Error::Handshake`].
 pub fn accept_with<S, F>(
-    stream: S,
+    mut stream: S,
     config: &ServerConfig,
     decide: F,
 ) -> Result<(WebSocket<S>, Request), Error>
@@ -32,17 +29,20 @@ where
     S: Read + Write,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let mut trace = Tracer::server(config);
-    let result = handshake(stream, config, decide, &mut trace);
-    trace.finish(result)
+    let mut driver = ServerHandshakeDriver::new(config);
+    let result = handshake(&mut stream, config, &mut driver, decide);
+    let (conn, request) = driver.finish(result)?;
+    Ok((WebSocket::from_connection(stream, conn), request))
 }
 
+/// Reads the request, then writes the answer, each read and write within the stream's own
+/// timeouts.
 fn handshake<S, F>(
-    mut stream: S,
+    stream: &mut S,
     config: &ServerConfig,
+    driver: &mut ServerHandshakeDriver<'_>,
     decide: F,
-    trace: &mut Tracer,
-) -> Result<(WebSocket<S>, Request), Error>
+) -> Result<(Connection, Request), Error>
 where
     S: Read + Write,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
@@ -54,54 +54,29 @@ where
         },
         _ => Error::io(Stage::Http, err),
     };
-    let mut buf = BytesMut::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let request = loop {
-        match parse_request(&mut buf, config.max_header_bytes) {
-            Ok(Some(request)) => break request,
-            Ok(None) => {}
-            Err(err) => {
-                let response = error_response(&err);
-                trace.sent(&response);
-                // Best effort: the client may already be gone.
-                let _ = stream.write_all(&response);
-                let _ = stream.flush();
-                return Err(err.into());
-            }
-        }
         let read = match stream.read(&mut chunk) {
+            Ok(0) => return Err(driver.closed()),
             Ok(read) => read,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(io_error(err)),
         };
-        if read == 0 {
-            return Err(sockeye_proto::HandshakeError::RequestClosed {
-                received: buf.len(),
+        match driver.receive(&chunk[..read]) {
+            Ok(Some(request)) => break request,
+            Ok(None) => {}
+            Err(bad) => {
+                // Best effort: the client may already be gone.
+                let _ = stream.write_all(&bad.response);
+                let _ = stream.flush();
+                return Err(bad.error.into());
             }
-            .into());
         }
-        buf.extend_from_slice(&chunk[..read]);
-        trace.received_bytes(&chunk[..read]);
     };
-    trace.received_head(&request.head);
-    let mut deflate = None;
-    let (response, outcome) = match decide(&request) {
-        Ok(mut accept) => {
-            deflate = negotiate_deflate(&request, &mut accept, config.compression.as_ref())?;
-            (accept_response(&request, &accept)?, None)
-        }
-        Err(reject) => (reject_response(&reject)?, Some(reject.status)),
-    };
-    trace.sent(&response);
+    let answer = driver.answer(request, decide)?;
     stream
-        .write_all(&response)
+        .write_all(answer.response())
         .and_then(|()| stream.flush())
         .map_err(io_error)?;
-    if let Some(status) = outcome {
-        return Err(Error::Rejected { status });
-    }
-    let mut conn = config.connection(deflate);
-    trace.attach(&mut conn);
-    conn.receive_data(&buf);
-    Ok((WebSocket::from_connection(stream, conn), request))
+    driver.open(answer)
 }

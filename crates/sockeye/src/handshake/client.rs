@@ -62,7 +62,9 @@ impl<'a> ClientHandshakeDriver<'a> {
         self.handshake.request_bytes()
     }
 
-    /// The buffer a read may append to directly; [`received`](Self::received) takes it from there.
+    /// The buffer a read may append to directly (tokio's `read_buf`); [`received`](Self::received)
+    /// takes it from there.
+    #[cfg(feature = "tokio")]
     pub(crate) fn read_buffer(&mut self) -> &mut BytesMut {
         &mut self.buf
     }

@@ -32,13 +32,12 @@ use http_body_util::Full;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use sockeye_proto::extensions::deflate::PerMessageDeflate;
-use sockeye_proto::handshake::server::{
-    accept_headers, error_reject, negotiate_deflate, validate_request,
-};
+use sockeye_proto::handshake::server::{accept_headers, error_reject, validate_request};
 use sockeye_proto::handshake::{Accept, Headers, Reject, Request};
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
+use crate::handshake::server::{decision, Decision};
 use crate::tokio::stream::WebSocketStream;
 
 /// The connection hyper hands over after a `101 Switching Protocols`.
@@ -119,17 +118,15 @@ pub fn upgrade<B>(
         Ok(parsed) => parsed,
         Err(error) => return (refusal(&error_reject(&error)), None),
     };
-    let mut deflate = None;
-    let accepted = match decide(&parsed) {
-        Ok(mut accept) => negotiate_deflate(&parsed, &mut accept, config.compression.as_ref())
-            .and_then(|agreed| {
-                deflate = agreed;
-                accept_headers(&parsed, &accept)
-            }),
-        Err(reject) => return (refusal(&reject), None),
+    let accepted = match decision(&parsed, config, decide) {
+        Ok(Decision::Accept { accept, deflate }) => {
+            accept_headers(&parsed, &accept).map(|headers| (headers, deflate))
+        }
+        Ok(Decision::Refuse(reject)) => return (refusal(&reject), None),
+        Err(error) => Err(error),
     };
-    let headers = match accepted {
-        Ok(headers) => headers,
+    let (headers, deflate) = match accepted {
+        Ok(accepted) => accepted,
         // The hook chose something the client did not offer: a server bug, answered with 500.
         Err(error) => return (refusal(&Reject::new(500, format!("{error}\n"))), None),
     };

@@ -1,17 +1,13 @@
 //! Async server: accept the opening handshake on a stream.
 
-use bytes::BytesMut;
-use sockeye_proto::handshake::server::{
-    accept_response, error_response, negotiate_deflate, parse_request, reject_response,
-};
 use sockeye_proto::handshake::{Accept, Reject, Request};
-use sockeye_proto::HandshakeError;
+use sockeye_proto::Connection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Stage};
+use crate::handshake::server::ServerHandshakeDriver;
 use crate::tokio::stream::WebSocketStream;
-use crate::trace::Tracer;
 use crate::transport::async_stream::within;
 
 /// Accepts any valid WebSocket request on `stream`, with default options.
@@ -26,7 +22,7 @@ pub async fn accept_async<S: AsyncRead + AsyncWrite + Unpin>(
 /// Reads the request within the configured handshake timeout, lets `decide` look at it, then
 /// accepts or refuses it. Invalid requests are answered with 400, 405, 426, 431 or 505.
 pub async fn accept_async_with<S, F>(
-    stream: S,
+    mut stream: S,
     config: &ServerConfig,
     decide: F,
 ) -> Result<(WebSocketStream<S>, Request), Error>
@@ -34,11 +30,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    let mut trace = Tracer::server(config);
+    let mut driver = ServerHandshakeDriver::new(config);
     let result = within(
         config.handshake_timeout,
         Stage::Http,
-        handshake(stream, config, decide, &mut trace),
+        handshake(&mut stream, &mut driver, decide),
     )
     .await
     .map_err(|err| match err {
@@ -46,62 +42,40 @@ where
         Error::Timeout { after, .. } => Error::RequestTimeout { after },
         other => other,
     });
-    trace.finish(result)
+    let (conn, request) = driver.finish(result)?;
+    let mut socket = WebSocketStream::from_connection(stream, conn);
+    socket.set_keepalive(config.keepalive.clone());
+    Ok((socket, request))
 }
 
+/// Reads the request, then writes the answer (the caller bounds the time).
 async fn handshake<S, F>(
-    mut stream: S,
-    config: &ServerConfig,
+    stream: &mut S,
+    driver: &mut ServerHandshakeDriver<'_>,
     decide: F,
-    trace: &mut Tracer,
-) -> Result<(WebSocketStream<S>, Request), Error>
+) -> Result<(Connection, Request), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
     let http = |err| Error::io(Stage::Http, err);
-    let mut buf = BytesMut::with_capacity(4096);
     let request = loop {
-        match parse_request(&mut buf, config.max_header_bytes) {
+        if stream.read_buf(driver.read_buffer()).await.map_err(http)? == 0 {
+            return Err(driver.closed());
+        }
+        match driver.received() {
             Ok(Some(request)) => break request,
             Ok(None) => {}
-            Err(err) => {
-                let response = error_response(&err);
-                trace.sent(&response);
+            Err(bad) => {
                 // Best effort: the client may already be gone.
-                let _ = stream.write_all(&response).await;
+                let _ = stream.write_all(&bad.response).await;
                 let _ = stream.flush().await;
-                return Err(err.into());
+                return Err(bad.error.into());
             }
         }
-        let before = buf.len();
-        if stream.read_buf(&mut buf).await.map_err(http)? == 0 {
-            return Err(HandshakeError::RequestClosed {
-                received: buf.len(),
-            }
-            .into());
-        }
-        trace.received_bytes(&buf[before..]);
     };
-    trace.received_head(&request.head);
-    let mut deflate = None;
-    let (response, refused) = match decide(&request) {
-        Ok(mut accept) => {
-            deflate = negotiate_deflate(&request, &mut accept, config.compression.as_ref())?;
-            (accept_response(&request, &accept)?, None)
-        }
-        Err(reject) => (reject_response(&reject)?, Some(reject.status)),
-    };
-    trace.sent(&response);
-    stream.write_all(&response).await.map_err(http)?;
+    let answer = driver.answer(request, decide)?;
+    stream.write_all(answer.response()).await.map_err(http)?;
     stream.flush().await.map_err(http)?;
-    if let Some(status) = refused {
-        return Err(Error::Rejected { status });
-    }
-    let mut conn = config.connection(deflate);
-    trace.attach(&mut conn);
-    conn.receive_data(&buf);
-    let mut socket = WebSocketStream::from_connection(stream, conn);
-    socket.set_keepalive(config.keepalive.clone());
-    Ok((socket, request))
+    driver.open(answer)
 }
