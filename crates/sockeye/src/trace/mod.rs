@@ -197,7 +197,7 @@ fn role_name(role: Role) -> &'static str {
 
 /// The trace of one connection from its first handshake byte. A no-op when tracing is off.
 ///
-/// The front-ends make one when a handshake starts, report the heads, then
+/// The handshake drivers (`handshake/`) make one when a handshake starts, report the heads, then
 /// [`attach`](Self::attach) it to the [`Connection`] (or [`finish`](Self::finish) it with the
 /// error that ended the handshake).
 #[derive(Debug)]
