@@ -241,7 +241,9 @@ impl<S: Read + Write> WebSocket<S> {
     /// their next deadline (and then lets the core act on it), while still honouring the read
     /// timeout the application set.
     fn fill(&mut self, started: &mut Option<Instant>) -> Result<(), Error> {
-        let Some(set_timeout) = self.set_socket_read_timeout.filter(|_| self.conn.has_timers())
+        let Some(set_timeout) = self
+            .set_socket_read_timeout
+            .filter(|_| self.conn.has_timers())
         else {
             return self
                 .fill_raw()
