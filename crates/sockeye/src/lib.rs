@@ -50,6 +50,7 @@ pub mod redact;
 mod redirect;
 mod redirect_walk;
 mod refusal;
+mod route;
 mod timings;
 #[cfg(feature = "tls")]
 mod tls_problem;
