@@ -173,12 +173,12 @@ fn proxy_options(config: ClientConfig, args: &ProxyArgs) -> anyhow::Result<Clien
     Ok(config)
 }
 
-/// True when the connection goes through an https:// proxy (the TLS options then matter even
-/// for ws:// URLs).
+/// True when the connection will go through an https:// proxy (the TLS options then matter
+/// even for ws:// URLs): the route as the dial will choose it.
 fn through_tls_proxy(config: &ClientConfig) -> bool {
-    sockeye::transport::proxy::select(config)
+    sockeye::transport::choose_route(config)
         .ok()
-        .flatten()
+        .and_then(sockeye::transport::Route::into_proxy)
         .is_some_and(|proxy| proxy.url.scheme == ProxyScheme::Https)
 }
 

@@ -14,7 +14,8 @@ use clap::Args;
 use regex::Regex;
 use serde_json::{json, Map, Value};
 use sockeye::diagnose::{format_utc, ConnectReport, Head, TlsInfo};
-use sockeye::transport::Stream;
+use sockeye::transport::proxy::{NoProxySource, ProxySource, SelectedProxy};
+use sockeye::transport::{Route, Stream};
 use sockeye::{blocking, ClientConfig, CloseCode, Diagnosis, Error, Message, Stage};
 
 use crate::connect_args::ConnectArgs;
@@ -47,7 +48,8 @@ pub(crate) struct ProbeArgs {
 
 /// `--help` text after the options: what the report holds and the exit statuses.
 pub(crate) const AFTER_HELP: &str = "\
-The report: the URL and route (proxy, peer address), the time of each stage (dns, tcp, proxy,
+The report: the URL and route (direct, Unix socket, or the proxy and where it came from; a proxy
+that no_proxy went around; the peer address), the time of each stage (dns, tcp, proxy,
 tls, http upgrade, first message), the TLS session (version, cipher suite, ALPN, the
 certificate's subject, issuer, validity and names), the request and response headers as sent
 and received (secrets redacted unless --show-secrets), and the verdict: OK, or the stage that
@@ -511,6 +513,36 @@ fn head_json(head: Option<Head>) -> Value {
     Value::Object(object)
 }
 
+/// The route as JSON: `{"kind": "direct" | "unix" | "proxy", …}` with the proxy and where it
+/// came from, the socket's path, or the proxy that `no_proxy` made the connection go around.
+fn route_json(route: &Route) -> Value {
+    let proxy = |proxy: &SelectedProxy| {
+        let source = match proxy.source {
+            ProxySource::Config => "config".to_string(),
+            ProxySource::Environment(name) => name.to_string(),
+            _ => "other".to_string(),
+        };
+        json!({ "url": proxy.url.to_string(), "source": source })
+    };
+    match route {
+        Route::Proxy(selected) => json!({ "kind": "proxy", "proxy": proxy(selected) }),
+        Route::Unix { path } => json!({ "kind": "unix", "path": path.display().to_string() }),
+        Route::Direct { bypassed } => {
+            let bypassed = bypassed.as_ref().map_or(Value::Null, |bypass| {
+                let by = match bypass.by {
+                    NoProxySource::Config => "config".to_string(),
+                    NoProxySource::Environment(name) => name.to_string(),
+                    NoProxySource::Loopback => "loopback".to_string(),
+                    _ => "other".to_string(),
+                };
+                json!({ "proxy": proxy(&bypass.proxy), "no_proxy": by })
+            });
+            json!({ "kind": "direct", "bypassed": bypassed })
+        }
+        _ => json!({ "kind": "other", "shown": route.to_string() }),
+    }
+}
+
 fn json_report(probe: &Probe, code: u8) -> Value {
     let report = probe.report.as_ref();
     let timings = report.map(|report| report.timings).unwrap_or_default();
@@ -567,6 +599,7 @@ fn json_report(probe: &Probe, code: u8) -> Value {
         "timings_ms": timings_ms,
         "peer": report.and_then(|report| report.peer.clone()),
         "proxy": report.and_then(|report| report.proxy.clone()),
+        "route": report.and_then(|report| report.route.as_ref()).map_or(Value::Null, route_json),
         "redirects": report.map(|report| report.redirects.clone()).unwrap_or_default(),
         "tls": tls,
         "request": head_json(report.and_then(ConnectReport::request_head)),
@@ -593,11 +626,15 @@ fn human_report(probe: &Probe) -> String {
         for redirect in &report.redirects {
             let _ = writeln!(out, "  redirected from {}", print::escape_text(redirect));
         }
-        let route = match &report.proxy {
-            Some(proxy) => format!("proxy {proxy}"),
-            None => "direct".to_string(),
-        };
-        let _ = writeln!(out, "  route        {route}");
+        let route = report
+            .route
+            .as_ref()
+            .map_or_else(|| "-".to_string(), ToString::to_string);
+        let _ = writeln!(out, "  route        {}", print::escape_text(&route));
+        if let Some(bypass) = report.route.as_ref().and_then(Route::bypassed) {
+            let bypass = print::in_flags(&bypass.to_string());
+            let _ = writeln!(out, "  bypassed     {}", print::escape_text(&bypass));
+        }
         if let Some(peer) = &report.peer {
             let _ = writeln!(out, "  peer         {peer}");
         }

@@ -258,6 +258,53 @@ fn the_human_report_of_a_failure_has_evidence_and_hint() {
     }
 }
 
+/// The route line says where the connection went: through which proxy, or direct and which
+/// proxy `--noproxy` made it go around (a line of its own); `--json` has the same as `route`.
+#[test]
+fn the_report_shows_the_route_taken() {
+    // Nothing listens on the port of a listener that was dropped.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let around = ["-x", "http://proxy.invalid:3128", "--noproxy", "127.0.0.1"];
+    let mut args = vec![url.as_str()];
+    args.extend_from_slice(&around);
+    let finished = probe(&args);
+    assert_eq!(finished.status.code(), Some(12), "{finished:?}");
+    let out = stdout(&finished);
+    for expected in [
+        "route        direct",
+        "bypassed     http://proxy.invalid:3128, excluded by --noproxy",
+    ] {
+        assert!(
+            out.contains(expected),
+            "the report should say {expected:?}:\n{out}"
+        );
+    }
+    let (_, report) = probe_json(&args);
+    assert_eq!(report["route"]["kind"], "direct", "{report:#}");
+    assert_eq!(report["route"]["bypassed"]["no_proxy"], "config");
+    assert_eq!(
+        report["route"]["bypassed"]["proxy"]["url"],
+        "http://proxy.invalid:3128"
+    );
+
+    let proxy = raw_server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    let via = format!("http://{proxy}");
+    let finished = probe(&[&url, "-x", &via]);
+    let out = stdout(&finished);
+    assert!(
+        out.contains(&format!("route        proxy {via}\n")),
+        "{out}"
+    );
+    let (_, report) = probe_json(&[&url, "-x", &via]);
+    assert_eq!(report["route"]["kind"], "proxy", "{report:#}");
+    assert_eq!(report["route"]["proxy"]["source"], "config");
+    assert_eq!(report["proxy"], via.as_str());
+}
+
 #[test]
 fn help_documents_the_exit_statuses() {
     let finished = Peer::spawn("sockeye probe --help", sockeye(&["probe", "--help"])).finish();

@@ -16,7 +16,9 @@ use std::time::Duration;
 use diagnose_support::{refusing_http_proxy, refusing_socks5_proxy, Behaviour, RawServer};
 use rustls::version::{TLS12, TLS13};
 use sockeye::diagnose::ConnectReport;
-use sockeye::{blocking, ClientConfig, Diagnosis, Error, ProxyConfig, Stage, TlsOptions};
+use sockeye::transport::proxy::{NoProxySource, ProxySource};
+use sockeye::transport::Route;
+use sockeye::{blocking, ClientConfig, Diagnosis, Error, NoProxy, ProxyConfig, Stage, TlsOptions};
 use tls_support::pki::{Ca, TestDir};
 use tls_support::server::{plain_http_server, server_config, EchoServer};
 
@@ -611,6 +613,57 @@ fn proxies_that_refuse() {
         (Stage::Proxy, "socks-host-unreachable")
     );
     assert_has(&diagnosis, "socks_reply", "0x04 (host unreachable)");
+}
+
+/// The report carries the route the dial took (both front-ends): the proxy and where it came
+/// from, or direct and the proxy that `no_proxy` made it go around, which diagnosis shows.
+#[test]
+fn the_report_has_the_route_the_dial_took() {
+    let proxy = refusing_http_proxy("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    let proxied = config("ws://127.0.0.1:9/")
+        .proxy(ProxyConfig::url(&format!("http://{}", proxy.addr)).expect("a proxy URL"));
+    let (_, _, report) = fail(proxied);
+    let route = report.route.as_ref().expect("the dial noted its route");
+    assert_eq!(route.to_string(), format!("proxy http://{}", proxy.addr));
+    assert_eq!(
+        route.proxy().map(|proxy| proxy.source),
+        Some(ProxySource::Config)
+    );
+
+    // A proxy that no_proxy went around: the route is direct, and the diagnosis says which.
+    let port = diagnose_support::peers::free_port();
+    let bypassing = config(&format!("ws://127.0.0.1:{port}/"))
+        .proxy(ProxyConfig::url("http://proxy.invalid:3128").expect("a proxy URL"))
+        .no_proxy(NoProxy::parse("127.0.0.1"));
+    let (_, diagnosis, report) = fail(bypassing.clone());
+    assert_eq!(diagnosis.cause, "tcp-refused");
+    let route = report.route.as_ref().expect("the dial noted its route");
+    assert_eq!(route.to_string(), "direct");
+    assert_eq!(
+        route.bypassed().map(|bypass| bypass.by),
+        Some(NoProxySource::Config)
+    );
+    assert_eq!(report.proxy, None);
+    assert_has(
+        &diagnosis,
+        "bypassed_proxy",
+        "http://proxy.invalid:3128, excluded by ClientConfig::no_proxy",
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (result, report) = runtime.block_on(sockeye::tokio::connect_async_with_report(bypassing));
+    assert!(result.is_err());
+    assert_eq!(
+        report
+            .route
+            .as_ref()
+            .and_then(Route::bypassed)
+            .map(|bypass| bypass.by),
+        Some(NoProxySource::Config)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

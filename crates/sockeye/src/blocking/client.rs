@@ -60,8 +60,8 @@ fn connect_once(
     report: &mut ConnectReport,
 ) -> Result<(WebSocket<Stream>, Response), Error> {
     config.check_request()?;
-    let stream = transport::dial_timed(config, &mut report.timings)?;
-    report.connected(&stream);
+    let dialed = transport::dial_timed(config, &mut report.timings, &mut report.route);
+    let stream = report.dialed(dialed)?;
     let set_timeouts = |stream: &Stream, read, write, stage| {
         stream
             .set_read_timeout(read)

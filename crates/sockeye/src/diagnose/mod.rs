@@ -46,6 +46,7 @@ use sockeye_proto::{HandshakeError, ProtocolError};
 use crate::config::{ClientConfig, Target};
 use crate::error::{DnsFailure, Error, RedirectProblem, Stage, UrlProblem};
 use crate::redact;
+use crate::route::Route;
 
 pub use crate::timings::Timings;
 pub(crate) use report::HandshakeRecord;
@@ -126,9 +127,12 @@ impl Error {
     /// `config.show_secrets`.
     pub fn diagnosis_for(&self, config: &ClientConfig) -> Diagnosis {
         let facts = RequestFacts::of(config);
+        // No report noted the route the dial took: decide it as the dial does.
+        let route = crate::transport::proxy::choose_route(config).ok();
         let cx = Context {
             show_secrets: config.show_secrets,
             facts: Some(&facts),
+            route: route.as_ref(),
             ..Context::default()
         };
         diagnose(self, &cx)
@@ -166,7 +170,6 @@ pub(crate) struct RequestFacts {
     /// The scheme of the `Authorization` header sent (`Bearer`), or `credentials`.
     authorization: Option<String>,
     cookie: bool,
-    proxy: Option<String>,
 }
 
 impl RequestFacts {
@@ -183,19 +186,11 @@ impl RequestFacts {
             Some((scheme, _)) if !scheme.is_empty() => scheme.to_string(),
             _ => "credentials".to_string(),
         });
-        let proxy = match config.unix_socket {
-            Some(_) => None,
-            None => crate::transport::proxy::select(config)
-                .ok()
-                .flatten()
-                .map(|proxy| proxy.to_string()),
-        };
         Self {
             target: config.target.clone(),
             origin: request.origin.clone().or_else(|| header("Origin")),
             authorization,
             cookie: header("Cookie").is_some(),
-            proxy,
         }
     }
 }
@@ -211,6 +206,8 @@ pub(crate) struct Context<'a> {
     response: Option<Head>,
     /// The reply's bytes, when its head could not be parsed.
     raw_response: Option<&'a [u8]>,
+    /// The route the connection took (noted by the dial), or would take.
+    route: Option<&'a Route>,
 }
 
 impl Context<'_> {
@@ -247,6 +244,11 @@ impl Context<'_> {
     /// `ws://` (with `secure: false`) or `wss://`, when known.
     fn secure(&self) -> Option<bool> {
         self.facts.map(|facts| facts.target.secure)
+    }
+
+    /// True when the connection went through a proxy.
+    fn through_proxy(&self) -> bool {
+        self.route.is_some_and(|route| route.proxy().is_some())
     }
 
     /// The request target (`/chat?room=1`), as it may be shown.
@@ -308,6 +310,15 @@ impl Builder<'_, '_> {
                 let value = value.to_string();
                 self.header(name, header, &value);
             }
+        }
+        self
+    }
+
+    /// The proxy that `no_proxy` made a direct connection go around, when there was one: the
+    /// host may be reachable only through it.
+    fn bypassed_proxy(&mut self) -> &mut Self {
+        if let Some(bypass) = self.cx.route.and_then(Route::bypassed) {
+            self.fact("bypassed_proxy", bypass.to_string());
         }
         self
     }
@@ -485,17 +496,18 @@ fn invalid_url(b: &mut Builder<'_, '_>, url: &str, problem: &UrlProblem, hint: O
 }
 
 fn dns(b: &mut Builder<'_, '_>, host: &str, failure: DnsFailure, source: &std::io::Error) {
-    b.quote("host", host).fact("os_error", source.to_string());
+    b.quote("host", host)
+        .fact("os_error", source.to_string())
+        .bypassed_proxy();
     if failure == DnsFailure::Temporary {
         b.cause("dns-temporary-failure").hint(
             "no DNS server answered: check the network connection and the resolver (/etc/resolv.conf), then try again",
         );
     } else {
-        let proxy = b.cx.facts.and_then(|facts| facts.proxy.clone());
         let mut hint = format!(
             "the name {host:?} does not resolve: check its spelling, or connect to an IP address"
         );
-        if proxy.is_some() {
+        if b.cx.through_proxy() {
             hint.push_str("; through a proxy, socks5h:// (or an HTTP proxy) lets the proxy resolve names this machine cannot");
         }
         b.cause("dns-not-found").hint(hint);
@@ -505,7 +517,8 @@ fn dns(b: &mut Builder<'_, '_>, host: &str, failure: DnsFailure, source: &std::i
 fn connect(b: &mut Builder<'_, '_>, addr: &str, source: &std::io::Error) {
     use std::io::ErrorKind;
     b.quote("address", addr)
-        .fact("os_error", source.to_string());
+        .fact("os_error", source.to_string())
+        .bypassed_proxy();
     if let Some(path) = addr.strip_prefix("unix:") {
         let (cause, hint) = match source.kind() {
             ErrorKind::NotFound => (
@@ -567,13 +580,16 @@ fn connect(b: &mut Builder<'_, '_>, addr: &str, source: &std::io::Error) {
 
 fn timeout(b: &mut Builder<'_, '_>, stage: Stage, after: Duration) {
     b.fact("after", millis(after));
+    if matches!(stage, Stage::Dns | Stage::Tcp) {
+        b.bypassed_proxy();
+    }
     let ws = b.cx.secure() == Some(false);
     let (cause, hint): (String, String) = match stage {
         Stage::Dns => {
             let mut hint = String::from(
                 "the host name was not resolved in time: the DNS server does not answer or is slow; check the network connection and the resolver (/etc/resolv.conf), connect to an IP address, or raise ClientConfig::connect_timeout, which resolving counts against",
             );
-            if b.cx.facts.is_some_and(|facts| facts.proxy.is_some()) {
+            if b.cx.through_proxy() {
                 hint.push_str("; through a SOCKS proxy, socks5h:// lets the proxy resolve the name");
             }
             ("dns-timeout".into(), hint)

@@ -10,6 +10,7 @@ use super::{Context, Diagnosis, RequestFacts};
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::redact;
+use crate::route::Route;
 use crate::timings::Timings;
 
 /// How much of the server's reply a report keeps: a head at its largest (16 KiB by default)
@@ -208,8 +209,14 @@ pub struct ConnectReport {
     pub url: String,
     /// The URLs that redirected to the next one, in order.
     pub redirects: Vec<String>,
-    /// The proxy the connection went through (without its password), if any.
+    /// The proxy the connection went through (without its password), if any: the proxy of
+    /// [`route`](Self::route), as shown.
     pub proxy: Option<String>,
+    /// The route the last attempt took: direct (and any proxy that `no_proxy` made it go
+    /// around), a Unix socket, or which proxy and where it came from (its URL without the
+    /// password). `None` when the attempt failed before a route was chosen (an invalid proxy
+    /// URL in the environment, a request refused before connecting).
+    pub route: Option<Route>,
     /// The peer once connected: `IP:port`, the proxy's address, or `unix:PATH`.
     pub peer: Option<String>,
     /// How long each stage of the last attempt took (`total` counts every attempt).
@@ -251,10 +258,6 @@ impl ConnectReport {
         *self = Self {
             url: config.target.url.to_string(),
             redirects: std::mem::take(&mut self.redirects),
-            proxy: crate::transport::proxy::select(config)
-                .ok()
-                .flatten()
-                .map(|proxy| proxy.to_string()),
             timings: Timings {
                 total,
                 ..Timings::default()
@@ -275,8 +278,43 @@ impl ConnectReport {
         }
     }
 
+    /// The dial ended (blocking): notes the proxy of the route it took (`route` it noted
+    /// itself) and, once open, the peer and the TLS session.
+    pub(crate) fn dialed(
+        &mut self,
+        dialed: Result<crate::transport::Stream, Error>,
+    ) -> Result<crate::transport::Stream, Error> {
+        self.route_taken();
+        let stream = dialed?;
+        self.connected(&stream);
+        Ok(stream)
+    }
+
+    /// The dial ended (tokio): as [`dialed`](Self::dialed).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn dialed_async(
+        &mut self,
+        dialed: Result<crate::transport::AsyncStream, Error>,
+    ) -> Result<crate::transport::AsyncStream, Error> {
+        self.route_taken();
+        let stream = dialed?;
+        self.connected_async(&stream);
+        Ok(stream)
+    }
+
+    /// The proxy of the route the dial noted, as shown.
+    fn route_taken(&mut self) {
+        if self.recording {
+            self.proxy = self
+                .route
+                .as_ref()
+                .and_then(Route::proxy)
+                .map(ToString::to_string);
+        }
+    }
+
     /// The route is open (blocking): notes the peer and the TLS session.
-    pub(crate) fn connected(&mut self, stream: &crate::transport::Stream) {
+    fn connected(&mut self, stream: &crate::transport::Stream) {
         if self.recording {
             self.peer = Some(stream.peer_description());
             #[cfg(feature = "tls")]
@@ -288,7 +326,7 @@ impl ConnectReport {
 
     /// The route is open (tokio): notes the peer and the TLS session.
     #[cfg(feature = "tokio")]
-    pub(crate) fn connected_async(&mut self, stream: &crate::transport::AsyncStream) {
+    fn connected_async(&mut self, stream: &crate::transport::AsyncStream) {
         if self.recording {
             self.peer = async_peer(stream);
             #[cfg(feature = "tls")]
@@ -338,6 +376,7 @@ impl ConnectReport {
             request: self.request.as_deref().and_then(Head::parse),
             response: self.response.as_deref().and_then(Head::parse),
             raw_response: self.response.as_deref(),
+            route: self.route.as_ref(),
         };
         super::diagnose(error, &cx)
     }

@@ -350,14 +350,19 @@ impl NoProxy {
 
     /// The list in `no_proxy` (or `NO_PROXY`) when set and not empty.
     pub fn from_environment() -> Option<Self> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
+        Self::from_lookup_named(&|name| std::env::var(name).ok()).map(|(_, list)| list)
     }
 
-    pub(crate) fn from_lookup(env: &dyn Fn(&str) -> Option<String>) -> Option<Self> {
-        ["no_proxy", "NO_PROXY"]
-            .iter()
-            .find_map(|name| env(name).filter(|value| !value.trim().is_empty()))
-            .map(|value| Self::parse(&value))
+    /// The list of `no_proxy` (else `NO_PROXY`) in `env`, with the name of the variable that
+    /// was set; an empty value counts as unset.
+    pub(crate) fn from_lookup_named(
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<(&'static str, Self)> {
+        ["no_proxy", "NO_PROXY"].into_iter().find_map(|name| {
+            env(name)
+                .filter(|value| !value.trim().is_empty())
+                .map(|value| (name, Self::parse(&value)))
+        })
     }
 
     /// The hosts that skip environment proxies when no list is configured: `localhost` (and its

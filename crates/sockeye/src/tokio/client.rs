@@ -71,8 +71,8 @@ async fn connect_once(
     report: &mut ConnectReport,
 ) -> Result<(WebSocketStream<AsyncStream>, Response), Error> {
     config.check_request()?;
-    let stream = dial_async_timed(config, &mut report.timings).await?;
-    report.connected_async(&stream);
+    let dialed = dial_async_timed(config, &mut report.timings, &mut report.route).await;
+    let stream = report.dialed_async(dialed)?;
     let started = Instant::now();
     let mut record = report.handshake_record();
     let result = client_async_recorded(stream, config, &mut record).await;

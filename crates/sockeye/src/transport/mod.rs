@@ -53,8 +53,10 @@ pub mod unix;
 #[cfg(feature = "tokio")]
 pub(crate) mod async_stream;
 pub(crate) mod route;
+pub use crate::route::Route;
 #[cfg(feature = "tokio")]
 pub use async_stream::AsyncStream;
+pub use proxy::choose_route;
 pub use route::dial;
 #[cfg(feature = "tokio")]
 pub use route::dial_async;

@@ -39,6 +39,11 @@
 //!
 //! A `ws+unix://` URL or [`ClientConfig::unix_socket`] never uses a proxy.
 //!
+//! [`choose_route`] applies these rules, in one place, for both front-ends: the dial calls it
+//! once per attempt and notes the [`Route`] it took (which proxy and from which variable, or
+//! direct and which `no_proxy` list made it go around a proxy) in the connection's
+//! `ConnectReport`, which diagnosis and `sockeye probe` read.
+//!
 //! # Opening the tunnel
 //!
 //! For `socks4://` and `socks5://`, sockeye first resolves the WebSocket server's name (the DNS
@@ -63,13 +68,18 @@
 //! [`ClientConfig::unix_socket`]: crate::ClientConfig::unix_socket
 //! [`ClientConfig::connect_timeout`]: crate::ClientConfig::connect_timeout
 //! [`ClientConfig::tls`]: crate::ClientConfig::tls
+//! [`Route`]: crate::route::Route
+//! [`Stage::Proxy`]: crate::Stage::Proxy
+//! [`Error::ProxyUnreachable`]: crate::Error::ProxyUnreachable
+//! [`Error::Timeout`]: crate::Error::Timeout
+//! [`Error::Proxy`]: crate::Error::Proxy
 
 pub use sockeye_proto::proxy::{
     Credentials, Destination, ProxyError, ProxyHandshake, ProxyProtocol, Tunnel,
 };
 
 pub use crate::options::proxy::{NoProxy, ProxyConfig, ProxyScheme, ProxyUrl};
-pub use crate::route::{ProxySource, SelectedProxy};
+pub use crate::route::{Bypass, NoProxySource, ProxySource, SelectedProxy};
 
 mod dial;
 mod select;
@@ -78,4 +88,4 @@ mod step;
 pub(crate) use dial::{destination, tunnel};
 #[cfg(feature = "tokio")]
 pub(crate) use dial::{destination_async, tunnel_async};
-pub use select::{select, select_with};
+pub use select::{choose_route, choose_route_with, select, select_with};

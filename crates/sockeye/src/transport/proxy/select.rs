@@ -5,12 +5,108 @@
 use crate::config::ClientConfig;
 use crate::error::{Error, UrlProblem};
 use crate::options::proxy::{NoProxy, ProxyConfig, ProxyUrl};
-use crate::route::{ProxySource, SelectedProxy};
+use crate::route::{Bypass, NoProxySource, ProxySource, Route, SelectedProxy};
 
-/// The proxy `config` would use for its target now, or `None` for a direct connection; reads
-/// the environment for [`ProxyConfig::Environment`]. Fails when the chosen proxy URL is invalid.
+/// The route `config` takes now: its Unix socket, a proxy, or direct TCP (noting the proxy
+/// that `no_proxy` made it go around). Reads the environment for [`ProxyConfig::Environment`].
+/// Fails when the chosen proxy URL is invalid.
+///
+/// This is the one place the route is decided: [`dial`](crate::transport::dial) and
+/// `dial_async` call it and note the route they took in the connection's
+/// [`ConnectReport`](crate::diagnose::ConnectReport); call it yourself only where there is no
+/// report (before connecting, or to explain an error without one).
+pub fn choose_route(config: &ClientConfig) -> Result<Route, Error> {
+    choose_route_with(config, &|name| std::env::var(name).ok())
+}
+
+/// [`choose_route`] with the environment given as a lookup function (tests, sandboxes).
+pub fn choose_route_with(
+    config: &ClientConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Route, Error> {
+    let direct = Route::Direct { bypassed: None };
+    if let Some(path) = &config.unix_socket {
+        return Ok(Route::Unix { path: path.clone() });
+    }
+    let target = &config.target;
+    let selected = match &config.proxy {
+        ProxyConfig::Direct => return Ok(direct),
+        ProxyConfig::Url(url) => SelectedProxy {
+            url: url.clone(),
+            source: ProxySource::Config,
+        },
+        ProxyConfig::Environment => match from_environment(target.secure, env)? {
+            Some(selected) => selected,
+            None => return Ok(direct),
+        },
+    };
+    let excluded = |list: &NoProxy| list.matches(&target.host, target.port);
+    let by = match (&config.no_proxy, &config.proxy) {
+        (Some(list), _) => excluded(list).then_some(NoProxySource::Config),
+        (None, ProxyConfig::Environment) => match NoProxy::from_lookup_named(env) {
+            Some((name, list)) => excluded(&list).then_some(NoProxySource::Environment(name)),
+            None => excluded(&NoProxy::loopback()).then_some(NoProxySource::Loopback),
+        },
+        (None, _) => None,
+    };
+    Ok(match by {
+        Some(by) => Route::Direct {
+            bypassed: Some(Bypass {
+                proxy: selected,
+                by,
+            }),
+        },
+        None => Route::Proxy(selected),
+    })
+}
+
+/// The proxy of the environment for a `ws://` (`secure: false`) or `wss://` URL, before
+/// `no_proxy`.
+fn from_environment(
+    secure: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<SelectedProxy>, Error> {
+    let names: [&'static str; 4] = if secure {
+        ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+    } else {
+        ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+    };
+    let cgi = env("REQUEST_METHOD").is_some();
+    let found = names
+        .into_iter()
+        .filter(|name| !(cgi && *name == "HTTP_PROXY"))
+        .find_map(|name| {
+            env(name)
+                .filter(|value| !value.trim().is_empty())
+                .map(|value| (name, value))
+        });
+    let Some((name, value)) = found else {
+        return Ok(None);
+    };
+    let url = ProxyUrl::parse(&value).map_err(|err| match err {
+        Error::InvalidUrl {
+            url,
+            problem: UrlProblem::Proxy { problem, .. },
+            hint,
+        } => Error::InvalidUrl {
+            url,
+            problem: UrlProblem::Proxy {
+                problem,
+                variable: Some(name),
+            },
+            hint,
+        },
+        other => other,
+    })?;
+    Ok(Some(SelectedProxy {
+        url,
+        source: ProxySource::Environment(name),
+    }))
+}
+
+/// The proxy of [`choose_route`]: `None` for a direct connection or a Unix socket.
 pub fn select(config: &ClientConfig) -> Result<Option<SelectedProxy>, Error> {
-    select_with(config, &|name| std::env::var(name).ok())
+    Ok(choose_route(config)?.into_proxy())
 }
 
 /// [`select`] with the environment given as a lookup function (tests, sandboxes).
@@ -18,65 +114,9 @@ pub fn select_with(
     config: &ClientConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<SelectedProxy>, Error> {
-    if config.unix_socket.is_some() {
-        return Ok(None);
-    }
-    let target = &config.target;
-    let selected = match &config.proxy {
-        ProxyConfig::Direct => return Ok(None),
-        ProxyConfig::Url(url) => SelectedProxy {
-            url: url.clone(),
-            source: ProxySource::Config,
-        },
-        ProxyConfig::Environment => {
-            let names: [&'static str; 4] = if target.secure {
-                ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
-            } else {
-                ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
-            };
-            let cgi = env("REQUEST_METHOD").is_some();
-            let found = names
-                .into_iter()
-                .filter(|name| !(cgi && *name == "HTTP_PROXY"))
-                .find_map(|name| {
-                    env(name)
-                        .filter(|value| !value.trim().is_empty())
-                        .map(|value| (name, value))
-                });
-            let Some((name, value)) = found else {
-                return Ok(None);
-            };
-            let url = ProxyUrl::parse(&value).map_err(|err| match err {
-                Error::InvalidUrl {
-                    url,
-                    problem: UrlProblem::Proxy { problem, .. },
-                    hint,
-                } => Error::InvalidUrl {
-                    url,
-                    problem: UrlProblem::Proxy {
-                        problem,
-                        variable: Some(name),
-                    },
-                    hint,
-                },
-                other => other,
-            })?;
-            SelectedProxy {
-                url,
-                source: ProxySource::Environment(name),
-            }
-        }
-    };
-    let bypass = match (&config.no_proxy, &config.proxy) {
-        (Some(list), _) => list.matches(&target.host, target.port),
-        (None, ProxyConfig::Environment) => match NoProxy::from_lookup(env) {
-            Some(list) => list.matches(&target.host, target.port),
-            None => NoProxy::loopback().matches(&target.host, target.port),
-        },
-        (None, _) => false,
-    };
-    Ok((!bypass).then_some(selected))
+    Ok(choose_route_with(config, env)?.into_proxy())
 }
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -202,5 +242,52 @@ mod tests {
             text.contains("http_proxy") && !text.contains("secret"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_route_names_the_proxy_or_the_list_that_went_around_it() {
+        let route = |url: &str, vars: &[(&str, &str)]| {
+            let config = ClientConfig::new(url).unwrap();
+            choose_route_with(&config, &env(vars)).unwrap()
+        };
+        let proxied = route("ws://example.com/", &[("ALL_PROXY", "http://a:1")]);
+        assert_eq!(proxied.to_string(), "proxy http://a:1 (from $ALL_PROXY)");
+        assert_eq!(
+            proxied.proxy().map(|proxy| proxy.source),
+            Some(ProxySource::Environment("ALL_PROXY"))
+        );
+        assert_eq!(
+            route("ws://example.com/", &[]),
+            Route::Direct { bypassed: None }
+        );
+
+        let vars = [("http_proxy", "http://h:1"), ("NO_PROXY", "example.com")];
+        let direct = route("ws://example.com/", &vars);
+        assert_eq!(direct.to_string(), "direct");
+        let bypass = direct.bypassed().expect("a proxy gone around");
+        assert_eq!(bypass.by, NoProxySource::Environment("NO_PROXY"));
+        assert_eq!(
+            bypass.to_string(),
+            "http://h:1 (from $http_proxy), excluded by $NO_PROXY"
+        );
+        let loopback = route("ws://127.0.0.1:9/", &[("http_proxy", "http://h:1")]);
+        assert_eq!(
+            loopback.bypassed().map(|bypass| bypass.by),
+            Some(NoProxySource::Loopback)
+        );
+
+        let config = ClientConfig::new("ws://example.com/")
+            .unwrap()
+            .proxy(ProxyConfig::url("socks5h://u:secret@p:1").unwrap())
+            .no_proxy(NoProxy::parse("example.com"));
+        let direct = choose_route_with(&config, &env(&[])).unwrap();
+        let bypass = direct.bypassed().expect("a proxy gone around");
+        assert_eq!(bypass.by, NoProxySource::Config);
+        assert!(!bypass.to_string().contains("secret"), "{bypass}");
+
+        let unix = ClientConfig::new("ws+unix:///run/app.sock:/chat").unwrap();
+        let taken = choose_route_with(&unix, &env(&[("all_proxy", "http://a:1")])).unwrap();
+        assert_eq!(taken.to_string(), "unix socket /run/app.sock");
+        assert_eq!(taken.proxy(), None);
     }
 }
