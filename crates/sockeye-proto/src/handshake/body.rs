@@ -235,6 +235,77 @@ impl RefusalBody {
     }
 }
 
+/// The readable text of a refusal's body, for an error message: HTML tags, the head (title,
+/// styles) and scripts removed, whitespace collapsed, control characters dropped, at most `max_chars` characters.
+pub fn body_text(body: &[u8], max_chars: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut rest = text.as_ref();
+    while !rest.is_empty() {
+        let Some(open) = rest.find('<') else {
+            push_words(&mut out, rest);
+            break;
+        };
+        push_words(&mut out, &rest[..open]);
+        rest = &rest[open..];
+        let lower = rest.get(..8).unwrap_or(rest).to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<head") && !lower.starts_with("<header") {
+            "</head>"
+        } else if lower.starts_with("<style") {
+            "</style>"
+        } else if lower.starts_with("<title") {
+            "</title>"
+        } else if lower.starts_with("<script") {
+            "</script>"
+        } else {
+            ">"
+        };
+        let lowered = rest.to_ascii_lowercase();
+        rest = match lowered.find(skip_to) {
+            Some(end) => &rest[end + skip_to.len()..],
+            None => "",
+        };
+        out.push(' ');
+    }
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let joined = words.join(" ");
+    match joined.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    }
+}
+
+fn push_words(out: &mut String, text: &str) {
+    out.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
+}
+
+/// A refusal page that a well-known server sends and that says more than its status: read
+/// from the body where it arrives, so that diagnosis matches a type, not the page's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KnownPage {
+    /// nginx's `400 The plain HTTP request was sent to HTTPS port`: a port that serves TLS
+    /// received plain text (a `ws://` URL where `wss://` was meant).
+    PlainHttpToTlsPort,
+}
+
+impl KnownPage {
+    /// How much of a page's text ([`body_text`]) is read to recognize it.
+    const RECOGNIZED_CHARS: usize = 240;
+
+    /// Recognizes the page of a refusal with `status` from the start of its `body`.
+    pub fn recognize(status: u16, body: &[u8]) -> Option<Self> {
+        match status {
+            400 if body_text(body, Self::RECOGNIZED_CHARS)
+                .contains("plain HTTP request was sent to HTTPS port") =>
+            {
+                Some(Self::PlainHttpToTlsPort)
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +404,23 @@ mod tests {
         let mut body = RefusalBody::new(401, &headers(&[]), 16);
         assert_eq!(body.feed(&mut BytesMut::from(&b"all"[..])), None);
         assert_eq!(body.finish(), Ok(()));
+    }
+
+    #[test]
+    fn body_text_strips_html() {
+        let body = b"<html><head><style>p { x }</style><title>ERROR</title></head>\n<body><h1>Access   Denied.</h1><p>Go\naway</p></body></html>";
+        assert_eq!(body_text(body, 100), "Access Denied. Go away");
+        assert_eq!(body_text(body, 6), "Access…");
+    }
+
+    #[test]
+    fn nginx_says_plain_http_reached_a_tls_port() {
+        let page = b"<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The plain HTTP request was sent to HTTPS port</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(
+            KnownPage::recognize(400, page),
+            Some(KnownPage::PlainHttpToTlsPort)
+        );
+        assert_eq!(KnownPage::recognize(403, page), None);
+        assert_eq!(KnownPage::recognize(400, b"bad request"), None);
     }
 }

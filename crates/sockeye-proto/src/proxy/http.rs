@@ -144,50 +144,6 @@ pub(super) fn head_read_limit(buffered: &[u8]) -> usize {
     }
 }
 
-/// The readable text of a refusal's body, for an error message: HTML tags, the head (title,
-/// styles) and scripts removed, whitespace collapsed, control characters dropped, at most `max_chars` characters.
-pub fn body_text(body: &[u8], max_chars: usize) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out = String::new();
-    let mut rest = text.as_ref();
-    while !rest.is_empty() {
-        let Some(open) = rest.find('<') else {
-            push_words(&mut out, rest);
-            break;
-        };
-        push_words(&mut out, &rest[..open]);
-        rest = &rest[open..];
-        let lower = rest.get(..8).unwrap_or(rest).to_ascii_lowercase();
-        let skip_to = if lower.starts_with("<head") && !lower.starts_with("<header") {
-            "</head>"
-        } else if lower.starts_with("<style") {
-            "</style>"
-        } else if lower.starts_with("<title") {
-            "</title>"
-        } else if lower.starts_with("<script") {
-            "</script>"
-        } else {
-            ">"
-        };
-        let lowered = rest.to_ascii_lowercase();
-        rest = match lowered.find(skip_to) {
-            Some(end) => &rest[end + skip_to.len()..],
-            None => "",
-        };
-        out.push(' ');
-    }
-    let words: Vec<&str> = out.split_whitespace().collect();
-    let joined = words.join(" ");
-    match joined.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &joined[..cut]),
-        None => joined,
-    }
-}
-
-fn push_words(out: &mut String, text: &str) {
-    out.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,12 +160,5 @@ mod tests {
             let ends = buffered.ends_with(b"\r\n\r\n");
             assert!(!ends || buffered.len() == head.len());
         }
-    }
-
-    #[test]
-    fn body_text_strips_html() {
-        let body = b"<html><head><style>p { x }</style><title>ERROR</title></head>\n<body><h1>Access   Denied.</h1><p>Go\naway</p></body></html>";
-        assert_eq!(body_text(body, 100), "Access Denied. Go away");
-        assert_eq!(body_text(body, 6), "Access…");
     }
 }

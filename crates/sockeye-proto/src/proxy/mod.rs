@@ -58,6 +58,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use bytes::{Bytes, BytesMut};
 
+pub use crate::handshake::body::body_text;
 use crate::handshake::body::RefusalBody;
 use crate::handshake::Headers;
 
@@ -66,7 +67,6 @@ mod http;
 mod socks;
 
 pub use error::{socks4_reply_meaning, socks5_reply_meaning, ProxyError};
-pub use http::body_text;
 use http::head_read_limit;
 use socks::socks5_reply_len;
 

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use sockeye_proto::handshake::body::KnownPage;
+
 use super::{millis, Builder, RequestFacts};
 use crate::error::RedirectProblem;
 
@@ -95,7 +97,7 @@ pub(super) fn http_status(
                 .unwrap_or_default()
         ),
         301 | 302 | 303 | 307 | 308 => redirect_hint(b, headers),
-        400 if text.contains("plain HTTP request was sent to HTTPS port") => {
+        400 if KnownPage::recognize(status, body) == Some(KnownPage::PlainHttpToTlsPort) => {
             b.cause("not-tls-expected");
             "this port serves TLS and got plain text: use wss:// instead of ws://".to_string()
         }
