@@ -318,7 +318,7 @@ fn session(show_secrets: bool) -> (String, String) {
     let server_trace = SharedBuf::default();
     let server_buf = server_trace.clone();
     let server = thread::spawn(move || {
-        tracing::subscriber::with_default(sockeye::trace::human_subscriber(server_buf), || {
+        trace_support::capture(sockeye::trace::human_subscriber(server_buf), || {
             let (stream, _) = listener.accept().unwrap();
             let mut config = ServerConfig::default();
             config.show_secrets = show_secrets;
@@ -335,7 +335,7 @@ fn session(show_secrets: bool) -> (String, String) {
         })
     });
     let client_trace = SharedBuf::default();
-    tracing::subscriber::with_default(
+    trace_support::capture(
         sockeye::trace::human_subscriber(client_trace.clone()),
         || {
             let config = config_with_every_secret(&addr).show_secrets(show_secrets);
@@ -420,13 +420,12 @@ fn proxy_credentials_do_not_reach_the_error() {
     ))
     .unwrap();
     let trace = SharedBuf::default();
-    let err =
-        tracing::subscriber::with_default(sockeye::trace::human_subscriber(trace.clone()), || {
-            let config = ClientConfig::new("ws://example.invalid/")
-                .unwrap()
-                .proxy(sockeye::transport::proxy::ProxyConfig::Url(proxy));
-            blocking::connect_with(config).unwrap_err()
-        });
+    let err = trace_support::capture(sockeye::trace::human_subscriber(trace.clone()), || {
+        let config = ClientConfig::new("ws://example.invalid/")
+            .unwrap()
+            .proxy(sockeye::transport::proxy::ProxyConfig::Url(proxy));
+        blocking::connect_with(config).unwrap_err()
+    });
     let shown = err.to_string();
     assert!(shown.contains(&format!("127.0.0.1:{port}")), "{shown}");
     assert!(!shown.contains("SECRET-PROXY-6"), "{shown}");
@@ -452,10 +451,9 @@ fn raw_server(reply: &'static [u8]) -> (String, thread::JoinHandle<()>) {
 
 fn traced_connect(url: &str) -> (sockeye::Error, String) {
     let trace = SharedBuf::default();
-    let err =
-        tracing::subscriber::with_default(sockeye::trace::human_subscriber(trace.clone()), || {
-            blocking::connect(url).unwrap_err()
-        });
+    let err = trace_support::capture(sockeye::trace::human_subscriber(trace.clone()), || {
+        blocking::connect(url).unwrap_err()
+    });
     (err, trace.text())
 }
 
@@ -505,11 +503,10 @@ fn a_server_does_not_print_the_secrets_of_a_malformed_request() {
         reply
     });
     let trace = SharedBuf::default();
-    let err =
-        tracing::subscriber::with_default(sockeye::trace::human_subscriber(trace.clone()), || {
-            let (stream, _) = listener.accept().unwrap();
-            blocking::accept(stream).unwrap_err()
-        });
+    let err = trace_support::capture(sockeye::trace::human_subscriber(trace.clone()), || {
+        let (stream, _) = listener.accept().unwrap();
+        blocking::accept(stream).unwrap_err()
+    });
     let reply = client.join().unwrap();
     assert!(reply.starts_with(b"HTTP/1.1 400"), "{reply:?}");
     let shown = err.to_string();

@@ -139,7 +139,7 @@ fn blocking_server(listener: TcpListener) {
 /// Runs `work` with the trace of this thread going to a fresh buffer; returns what it printed.
 fn traced(work: impl FnOnce()) -> String {
     let buf = SharedBuf::default();
-    tracing::subscriber::with_default(sockeye::trace::human_subscriber(buf.clone()), work);
+    trace_support::capture(sockeye::trace::human_subscriber(buf.clone()), work);
     buf.text()
 }
 
@@ -220,7 +220,7 @@ fn json_lines_parse_and_carry_every_field() {
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let server = thread::spawn(move || blocking_server(listener));
     let buf = SharedBuf::default();
-    tracing::subscriber::with_default(sockeye::trace::json_subscriber(buf.clone()), || {
+    trace_support::capture(sockeye::trace::json_subscriber(buf.clone()), || {
         blocking_client(&url)
     });
     server.join().unwrap();
@@ -553,7 +553,7 @@ fn compressed_sizes(line: &str) -> Option<(u64, u64)> {
 /// Runs `work` with the JSON trace of this thread going to a fresh buffer; returns its events.
 fn traced_json(work: impl FnOnce()) -> Vec<serde_json::Value> {
     let buf = SharedBuf::default();
-    tracing::subscriber::with_default(sockeye::trace::json_subscriber(buf.clone()), work);
+    trace_support::capture(sockeye::trace::json_subscriber(buf.clone()), work);
     buf.text()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))

@@ -1,10 +1,12 @@
-//! Shared by the trace and redaction tests: a buffer the trace is written to, and the
-//! normalization that makes a trace comparable to a golden file.
+//! Shared by the trace and redaction tests: a buffer the trace is written to, capturing a
+//! trace on one thread, and the normalization that makes a trace comparable to a golden file.
 
 #![allow(dead_code)]
 
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use tracing::Dispatch;
 
 /// A cloneable in-memory writer: the subscriber writes, the test reads.
 #[derive(Clone, Default)]
@@ -29,6 +31,22 @@ impl Write for SharedBuf {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Runs `work` with `subscriber` as this thread's default.
+///
+/// While exactly one dispatcher exists, tracing-core caches each callsite's interest from the
+/// thread that reaches it first (tokio-rs/tracing#3611): a server thread without a subscriber
+/// that reaches the trace's callsite first turns it off for the capturing thread too, and the
+/// captured trace comes back empty (seen once under load). A second dispatcher, kept alive for
+/// the whole run, makes tracing combine every dispatcher's interest instead.
+pub(crate) fn capture<T>(
+    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+    work: impl FnOnce() -> T,
+) -> T {
+    static ANCHOR: OnceLock<Dispatch> = OnceLock::new();
+    ANCHOR.get_or_init(|| Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+    tracing::subscriber::with_default(subscriber, work)
 }
 
 /// Replaces what changes from run to run: connection ids (`[3]` → `[#]`), ports
