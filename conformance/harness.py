@@ -2,7 +2,9 @@
 """Helpers for conformance/run.sh (run with the Autobahn venv's python).
 
   harness.py free-port                      print a free TCP port on 127.0.0.1
-  harness.py spec TEMPLATE OUT URL          write TEMPLATE with its URL set to URL (and, with
+  harness.py spec TEMPLATE OUT URL OUTDIR AGENT
+                                            write TEMPLATE with its URL, report directory and
+                                            (server mode) agent name set (and, with
                                             AUTOBAHN_FULL=1 in the environment, every case)
   harness.py wait-port PORT SECONDS [PID]   wait until 127.0.0.1:PORT accepts (PID: give up if it exits)
   harness.py check SPEC INDEX MODE          the gate summarize.py leaves out (see below)
@@ -28,13 +30,15 @@ def free_port():
         print(s.getsockname()[1])
 
 
-def spec(template, out, url):
+def spec(template, out, url, outdir, agent):
     with open(template, encoding="utf-8") as f:
         data = json.load(f)
     if "servers" in data:
         data["servers"][0]["url"] = url
+        data["servers"][0]["agent"] = agent
     else:
         data["url"] = url
+    data["outdir"] = outdir
     if os.environ.get("AUTOBAHN_FULL") == "1":
         # All 517 cases instead of the template's CI selection (see CONFORMANCE.md).
         data["cases"] = ["*"]
@@ -127,7 +131,7 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "free-port" and not args:
         free_port()
-    elif cmd == "spec" and len(args) == 3:
+    elif cmd == "spec" and len(args) == 5:
         spec(*args)
     elif cmd == "wait-port" and len(args) in (2, 3):
         wait_port(*args)

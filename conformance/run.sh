@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Autobahn|Testsuite against sockeye, both ways: groups 1-10 in full and a representative subset
-# of groups 12-13 (permessage-deflate: cases 1-6 and 11 of every data set and parameter set, 84
-# cases; the selection is in the JSON templates, the reasons in CONFORMANCE.md):
-#   1. server: `sockeye serve` on a port it picks itself, driven by `wstest -m fuzzingclient`;
-#   2. client: `wstest -m fuzzingserver` on a free port, driven by examples/autobahn_client.rs.
-# Then prints the per-group table of each report (summarize.py) and fails unless every case is
-# OK or INFORMATIONAL with a clean close (harness.py check). Reports: conformance/reports/.
+# Autobahn|Testsuite against every sockeye front-end: groups 1-10 in full and a representative
+# subset of groups 12-13 (permessage-deflate: cases 1-6 and 11 of every data set and parameter
+# set, 84 cases; the selection is in the JSON templates, the reasons in CONFORMANCE.md).
+#
+# Front-ends (the arguments, or FRONTENDS; default: all six, one after the other):
+#   serve            `sockeye serve`: the tokio Server               driven by wstest fuzzingclient
+#   blocking-server  sockeye::blocking::accept_with, thread per connection  "      (autobahn_server)
+#   tokio-accept     sockeye::tokio::accept_async_with, task per connection "      (autobahn_server)
+#   hyper            hyper's HTTP/1 server + sockeye::tokio::hyper::upgrade "      (autobahn_server)
+#   blocking-client  sockeye::blocking::connect_with       against wstest fuzzingserver (autobahn_client)
+#   tokio-client     sockeye::tokio::connect_async_with    against wstest fuzzingserver (autobahn_client --tokio)
+# A server is started on a port it picks itself (its first line: `listening on ws://ADDR`); a
+# fuzzing server on a free port. Then prints the per-group table of each report (summarize.py)
+# and fails unless every case is OK or INFORMATIONAL with a clean close (harness.py check).
+# Reports: conformance/reports/<front-end>/ (index.json, per-case JSON, the logs).
 #
 #   bash conformance/run.sh              # needs .autobahn (ROOT=.autobahn bash conformance/autobahn-setup.sh)
+#   bash conformance/run.sh hyper tokio-client        # only these front-ends
+#   FRONTENDS="serve blocking-client" bash conformance/run.sh
 #   AUTOBAHN=/tmp/autobahn bash conformance/run.sh
-#   AUTOBAHN_FULL=1 bash conformance/run.sh   # all 517 cases: groups 12-13 take 10-25 min per mode
+#   AUTOBAHN_FULL=1 bash conformance/run.sh   # all 517 cases: groups 12-13 take 10-25 min per front-end
 #
 # Everything it starts is stopped on exit, and every wait is bounded.
 set -euo pipefail
@@ -20,8 +30,13 @@ WSTEST="$AUTOBAHN/venv/bin/wstest"
 PY="$AUTOBAHN/venv/bin/python"
 HARNESS="$ROOT_DIR/conformance/harness.py"
 REPORTS="conformance/reports"
-# Upper bounds, in seconds. The CI selection takes about 1 minute per mode; all 517 cases up to
-# 25 minutes per mode on a busy machine (the suite's own zlib work dominates).
+ALL_FRONTENDS="serve blocking-server tokio-accept hyper blocking-client tokio-client"
+if [ "$#" -gt 0 ]; then
+    FRONTENDS="$*"
+fi
+FRONTENDS="${FRONTENDS:-$ALL_FRONTENDS}"
+# Upper bounds, in seconds. The CI selection takes about 1 minute per front-end; all 517 cases
+# up to 25 minutes per front-end on a busy machine (the suite's own zlib work dominates).
 BUILD_TIMEOUT="${BUILD_TIMEOUT:-1200}"
 if [ "${AUTOBAHN_FULL:-0}" = 1 ]; then
     MODE_TIMEOUT="${MODE_TIMEOUT:-3600}"
@@ -34,6 +49,12 @@ START_TIMEOUT=30
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'conformance: %s\n' "$*" >&2; exit 2; }
 
+for frontend in $FRONTENDS; do
+    case " $ALL_FRONTENDS " in
+        *" $frontend "*) ;;
+        *) die "unknown front-end '$frontend' (known: $ALL_FRONTENDS)" ;;
+    esac
+done
 if [ ! -x "$WSTEST" ]; then
     die "no wstest at $WSTEST; run: ROOT=$AUTOBAHN bash conformance/autobahn-setup.sh"
 fi
@@ -84,95 +105,134 @@ bounded() {
 }
 
 # --- build ------------------------------------------------------------------------------------
-step "build sockeye (release) and the autobahn_client example"
+step "build (release): sockeye, the autobahn_server and autobahn_client examples"
 bounded "$BUILD_TIMEOUT" cargo build --release --locked -p sockeye-cli --bin sockeye
-bounded "$BUILD_TIMEOUT" cargo build --release --locked -p sockeye --example autobahn_client
+bounded "$BUILD_TIMEOUT" cargo build --release --locked -p sockeye --features hyper \
+    --example autobahn_server --example autobahn_client
 TARGET_DIR="$(timeout 120 cargo metadata --format-version 1 --no-deps --locked \
     | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 SOCKEYE="$TARGET_DIR/release/sockeye"
+SERVER="$TARGET_DIR/release/examples/autobahn_server"
 DRIVER="$TARGET_DIR/release/examples/autobahn_client"
 
-rm -rf "$REPORTS/servers" "$REPORTS/clients"
-mkdir -p "$REPORTS"
+# COMMAND: what runs a front-end, a server (to be given its address) or a client driver (to be
+# given the fuzzing server's URL and the agent name).
+command_of() {
+    case "$1" in
+        serve) COMMAND=("$SOCKEYE" serve --listen) ;;
+        blocking-server) COMMAND=("$SERVER" blocking) ;;
+        tokio-accept) COMMAND=("$SERVER" tokio) ;;
+        hyper) COMMAND=("$SERVER" hyper) ;;
+        blocking-client) COMMAND=("$DRIVER") ;;
+        tokio-client) COMMAND=("$DRIVER" --tokio) ;;
+    esac
+}
 
-# --- 1. server mode: wstest fuzzingclient -> sockeye serve ------------------------------------
-step "server: wstest fuzzingclient against sockeye serve"
-"$SOCKEYE" serve --listen 127.0.0.1:0 >"$REPORTS/serve.stdout" 2>"$REPORTS/serve.stderr" &
-SERVE_PID=$!
-STARTED+=("$SERVE_PID")
-SERVER_URL=""
-for _ in $(seq $((START_TIMEOUT * 10))); do
-    SERVER_URL="$(sed -n 's/^listening on \(ws:\/\/[^ ]*\)$/\1/p' "$REPORTS/serve.stdout")"
-    [ -n "$SERVER_URL" ] && break
-    kill -0 "$SERVE_PID" 2>/dev/null || die "sockeye serve exited: $(cat "$REPORTS/serve.stderr")"
-    sleep 0.1
-done
-[ -n "$SERVER_URL" ] || die "sockeye serve did not print its URL within $START_TIMEOUT s"
-echo "sockeye serve: $SERVER_URL"
-"$PY" "$HARNESS" spec conformance/fuzzingclient.json "$REPORTS/fuzzingclient.json" "$SERVER_URL"
-started=$SECONDS
-if ! bounded "$MODE_TIMEOUT" "$WSTEST" -m fuzzingclient -s "$REPORTS/fuzzingclient.json" \
-        >"$REPORTS/fuzzingclient.log" 2>&1; then
-    tail -n 20 "$REPORTS/fuzzingclient.log" >&2
-    echo "conformance: wstest fuzzingclient failed or ran over $MODE_TIMEOUT s" >&2
-fi
-echo "wstest fuzzingclient finished in $((SECONDS - started)) s (log: $REPORTS/fuzzingclient.log)"
-stop "$SERVE_PID"
-
-# --- 2. client mode: autobahn_client -> wstest fuzzingserver ---------------------------------
-step "client: autobahn_client against wstest fuzzingserver"
-FUZZ_PID=""
-for attempt in 1 2 3; do
-    PORT="$("$PY" "$HARNESS" free-port)"
-    FUZZ_URL="ws://127.0.0.1:$PORT"
-    "$PY" "$HARNESS" spec conformance/fuzzingserver.json "$REPORTS/fuzzingserver.json" "$FUZZ_URL"
-    # -u 0: no embedded web server (it would take port 8080).
-    "$WSTEST" -m fuzzingserver -s "$REPORTS/fuzzingserver.json" -u 0 \
-        >"$REPORTS/fuzzingserver.log" 2>&1 &
-    FUZZ_PID=$!
-    STARTED+=("$FUZZ_PID")
-    if bounded $((START_TIMEOUT + 5)) "$PY" "$HARNESS" wait-port "$PORT" "$START_TIMEOUT" "$FUZZ_PID"; then
-        break
+# --- server mode: wstest fuzzingclient -> a sockeye server -------------------------------------
+server_mode() {
+    local frontend=$1 dir="$REPORTS/$1" pid url="" started
+    command_of "$frontend"
+    # Made here: the background shell may open them only after the first look below.
+    : >"$dir/server.stdout"
+    "${COMMAND[@]}" 127.0.0.1:0 >"$dir/server.stdout" 2>"$dir/server.stderr" &
+    pid=$!
+    STARTED+=("$pid")
+    for _ in $(seq $((START_TIMEOUT * 10))); do
+        url="$(sed -n 's/^listening on \(ws:\/\/[^ ]*\)$/\1/p' "$dir/server.stdout")"
+        [ -n "$url" ] && break
+        kill -0 "$pid" 2>/dev/null || die "$frontend exited: $(cat "$dir/server.stderr")"
+        sleep 0.1
+    done
+    [ -n "$url" ] || die "$frontend did not print its URL within $START_TIMEOUT s"
+    echo "$frontend: $url"
+    "$PY" "$HARNESS" spec conformance/fuzzingclient.json "$dir/spec.json" "$url" "$dir" "sockeye-$frontend"
+    started=$SECONDS
+    if ! bounded "$MODE_TIMEOUT" "$WSTEST" -m fuzzingclient -s "$dir/spec.json" \
+            >"$dir/wstest.log" 2>&1; then
+        tail -n 20 "$dir/wstest.log" >&2
+        echo "conformance: wstest fuzzingclient failed or ran over $MODE_TIMEOUT s" >&2
     fi
-    # The port may have been taken between picking and binding it: try another.
-    stop "$FUZZ_PID"
-    FUZZ_PID=""
-    echo "attempt $attempt: wstest fuzzingserver did not start on port $PORT" >&2
-done
-[ -n "$FUZZ_PID" ] || die "wstest fuzzingserver did not start; see $REPORTS/fuzzingserver.log"
-echo "wstest fuzzingserver: $FUZZ_URL"
-started=$SECONDS
-if ! bounded "$MODE_TIMEOUT" "$DRIVER" "$FUZZ_URL" sockeye >"$REPORTS/autobahn_client.log" 2>&1; then
-    tail -n 20 "$REPORTS/autobahn_client.log" >&2
-    echo "conformance: autobahn_client failed or ran over $MODE_TIMEOUT s" >&2
-fi
-tail -n 2 "$REPORTS/autobahn_client.log"
-echo "autobahn_client finished in $((SECONDS - started)) s (log: $REPORTS/autobahn_client.log)"
-stop "$FUZZ_PID"
+    echo "$frontend: wstest fuzzingclient finished in $((SECONDS - started)) s (log: $dir/wstest.log)"
+    stop "$pid"
+}
 
-# --- 3. results ------------------------------------------------------------------------------
+# --- client mode: a sockeye client -> wstest fuzzingserver -------------------------------------
+client_mode() {
+    local frontend=$1 dir="$REPORTS/$1" pid="" port url attempt started
+    for attempt in 1 2 3; do
+        port="$("$PY" "$HARNESS" free-port)"
+        url="ws://127.0.0.1:$port"
+        "$PY" "$HARNESS" spec conformance/fuzzingserver.json "$dir/spec.json" "$url" "$dir" "sockeye-$frontend"
+        # -u 0: no embedded web server (it would take port 8080).
+        "$WSTEST" -m fuzzingserver -s "$dir/spec.json" -u 0 >"$dir/wstest.log" 2>&1 &
+        pid=$!
+        STARTED+=("$pid")
+        if bounded $((START_TIMEOUT + 5)) "$PY" "$HARNESS" wait-port "$port" "$START_TIMEOUT" "$pid"; then
+            break
+        fi
+        # The port may have been taken between picking and binding it: try another.
+        stop "$pid"
+        pid=""
+        echo "attempt $attempt: wstest fuzzingserver did not start on port $port" >&2
+    done
+    [ -n "$pid" ] || die "wstest fuzzingserver did not start; see $dir/wstest.log"
+    echo "wstest fuzzingserver: $url"
+    started=$SECONDS
+    command_of "$frontend"
+    if ! bounded "$MODE_TIMEOUT" "${COMMAND[@]}" "$url" "sockeye-$frontend" \
+            >"$dir/client.log" 2>&1; then
+        tail -n 20 "$dir/client.log" >&2
+        echo "conformance: $frontend failed or ran over $MODE_TIMEOUT s" >&2
+    fi
+    tail -n 2 "$dir/client.log"
+    echo "$frontend: finished in $((SECONDS - started)) s (log: $dir/client.log)"
+    stop "$pid"
+}
+
+# --- results -----------------------------------------------------------------------------------
 # summarize.py prints the per-group table and fails on FAILED / NON-STRICT; harness.py check also
 # fails on missing cases, UNIMPLEMENTED and any behaviorClose other than OK / INFORMATIONAL.
 report() {
-    local mode=$1 spec=$2 result=0
-    echo "# $mode"
-    if [ -f "$REPORTS/$mode/index.json" ]; then
-        "$PY" "$AUTOBAHN/summarize.py" "$REPORTS/$mode/index.json" --strict || result=1
+    local frontend=$1 spec="$REPORTS/$1/spec.json" index="$REPORTS/$1/index.json" result=0
+    echo "# $frontend"
+    if [ -f "$index" ]; then
+        "$PY" "$AUTOBAHN/summarize.py" "$index" --strict || result=1
     else
-        echo "no report: $REPORTS/$mode/index.json"
+        echo "no report: $index"
     fi
-    "$PY" "$HARNESS" check "$spec" "$REPORTS/$mode/index.json" "$mode" || result=1
+    "$PY" "$HARNESS" check "$spec" "$index" "$frontend" || result=1
     return "$result"
 }
+
 status=0
+failed=()
+mkdir -p "$REPORTS"
 : >"$REPORTS/summary.txt"
-step "results: server mode ($REPORTS/servers/index.json)"
-report servers "$REPORTS/fuzzingclient.json" | tee -a "$REPORTS/summary.txt" || status=1
-step "results: client mode ($REPORTS/clients/index.json)"
-report clients "$REPORTS/fuzzingserver.json" | tee -a "$REPORTS/summary.txt" || status=1
+for frontend in $FRONTENDS; do
+    rm -rf "${REPORTS:?}/$frontend"
+    mkdir -p "$REPORTS/$frontend"
+    began=$SECONDS
+    case "$frontend" in
+        *-client)
+            step "$frontend: client against wstest fuzzingserver"
+            client_mode "$frontend"
+            ;;
+        *)
+            step "$frontend: wstest fuzzingclient against the server"
+            server_mode "$frontend"
+            ;;
+    esac
+    step "results: $frontend ($REPORTS/$frontend/index.json)"
+    if ! report "$frontend" | tee -a "$REPORTS/summary.txt"; then
+        status=1
+        failed+=("$frontend")
+    fi
+    echo "$frontend: $((SECONDS - began)) s in all" | tee -a "$REPORTS/summary.txt"
+done
 
 if [ "$status" -ne 0 ]; then
-    printf '\nconformance: FAILED (details above; per-case JSON in %s/*/sockeye_case_*.json)\n' "$REPORTS"
+    printf '\nconformance: FAILED in %s (details above; per-case JSON in %s/<front-end>/*_case_*.json)\n' \
+        "${failed[*]}" "$REPORTS"
     exit 1
 fi
 if [ "$AUTOBAHN_FULL" = 1 ]; then
@@ -180,4 +240,4 @@ if [ "$AUTOBAHN_FULL" = 1 ]; then
 else
     selection="groups 1-10 and the CI selection of groups 12-13"
 fi
-printf '\nconformance: %s OK or INFORMATIONAL, with a clean close, in both modes.\n' "$selection"
+printf '\nconformance: %s OK or INFORMATIONAL, with a clean close, for %s.\n' "$selection" "$FRONTENDS"

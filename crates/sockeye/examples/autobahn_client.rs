@@ -1,18 +1,21 @@
-//! The Autobahn|Testsuite driver for sockeye's blocking client (wstest `fuzzingserver` mode).
+//! The Autobahn|Testsuite driver for sockeye's clients (wstest `fuzzingserver` mode): the
+//! blocking client, or with `--tokio` the tokio one (`sockeye::tokio::connect_async_with`, each
+//! call driven from this thread by a current-thread runtime).
 //!
 //! Asks the fuzzing server how many cases it has (`/getCaseCount`), runs each one
 //! (`/runCase?case=I&agent=AGENT`) echoing every text and binary message back until the
 //! connection ends, then asks for the reports (`/updateReports?agent=AGENT`). Uses only the
-//! public blocking API, with its defaults: permessage-deflate is offered
+//! public API, with its defaults: permessage-deflate is offered
 //! (`permessage-deflate; client_max_window_bits`), which groups 12 and 13 need.
 //! `conformance/run.sh` starts the fuzzing server and runs this.
 //!
 //! ```sh
-//! cargo run --release -p sockeye --example autobahn_client -- ws://127.0.0.1:9001 [AGENT]
+//! cargo run --release -p sockeye --example autobahn_client -- [--tokio] ws://127.0.0.1:9001 [AGENT]
 //! ```
 //!
 //! Every wait is bounded: TCP connect and opening handshake by the client's timeouts, each read
-//! and write by a socket timeout, and each case by a deadline checked between messages.
+//! and write by a socket timeout (the tokio client's by `tokio::time::timeout`), and each case
+//! by a deadline checked between messages.
 //!
 //! Prints one line per case (how the connection ended) and a tally; exits 1 if the fuzzing
 //! server could not be used. A case that ends with a protocol error is not a driver failure:
@@ -22,8 +25,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use sockeye::blocking::{self, WebSocket};
-use sockeye::transport::Stream;
-use sockeye::{ClientConfig, Error, Message, ProtocolConfig};
+use sockeye::proto::Connection;
+use sockeye::tokio::{connect_async_with, WebSocketStream};
+use sockeye::transport::{AsyncStream, Stream};
+use sockeye::{ClientConfig, Error, Message, ProtocolConfig, Stage};
+use tokio::runtime::Runtime;
 
 /// The agent name the reports are filed under, unless given as the second argument.
 const DEFAULT_AGENT: &str = "sockeye";
@@ -65,11 +71,75 @@ fn config(url: &str, io_timeout: Duration) -> Result<ClientConfig, Error> {
         .protocol(protocol))
 }
 
-fn open(url: &str, io_timeout: Duration) -> Result<WebSocket<Stream>, Error> {
-    // Bound every read and write of the open connection too.
-    let config = config(url, io_timeout)?.io_timeouts(Some(io_timeout), Some(io_timeout));
-    let (socket, _response) = blocking::connect_with(config)?;
-    Ok(socket)
+/// The front-end under test: the blocking client, or the tokio one with the runtime that runs it.
+enum Client {
+    Blocking,
+    Tokio(Runtime),
+}
+
+/// An open connection of either front-end, with the limit for each read and write.
+enum Socket<'a> {
+    Blocking(WebSocket<Stream>),
+    Tokio(&'a Runtime, WebSocketStream<AsyncStream>, Duration),
+}
+
+/// `future` on `runtime`, failing with [`Error::Timeout`] after `limit` (the tokio client has no
+/// read or write timeout of its own; reading is cancel-safe).
+fn within<T>(
+    runtime: &Runtime,
+    limit: Duration,
+    future: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    runtime.block_on(async {
+        tokio::time::timeout(limit, future)
+            .await
+            .unwrap_or(Err(Error::Timeout {
+                stage: Stage::Open,
+                after: limit,
+            }))
+    })
+}
+
+impl Client {
+    fn open(&self, url: &str, io_timeout: Duration) -> Result<Socket<'_>, Error> {
+        let config = config(url, io_timeout)?;
+        match self {
+            Client::Blocking => {
+                // Bound every read and write of the open connection too.
+                let config = config.io_timeouts(Some(io_timeout), Some(io_timeout));
+                let (socket, _response) = blocking::connect_with(config)?;
+                Ok(Socket::Blocking(socket))
+            }
+            Client::Tokio(runtime) => {
+                // The connect and handshake timeouts of `config` bound the opening.
+                let (socket, _response) = runtime.block_on(connect_async_with(config))?;
+                Ok(Socket::Tokio(runtime, socket, io_timeout))
+            }
+        }
+    }
+}
+
+impl Socket<'_> {
+    fn read(&mut self) -> Result<Message, Error> {
+        match self {
+            Socket::Blocking(socket) => socket.read(),
+            Socket::Tokio(runtime, socket, limit) => within(runtime, *limit, socket.read()),
+        }
+    }
+
+    fn send(&mut self, message: &Message) -> Result<(), Error> {
+        match self {
+            Socket::Blocking(socket) => socket.send(message),
+            Socket::Tokio(runtime, socket, limit) => within(runtime, *limit, socket.send(message)),
+        }
+    }
+
+    fn connection(&self) -> &Connection {
+        match self {
+            Socket::Blocking(socket) => socket.connection(),
+            Socket::Tokio(_, socket, _) => socket.connection(),
+        }
+    }
 }
 
 fn is_timeout(err: &Error) -> bool {
@@ -84,9 +154,9 @@ fn is_timeout(err: &Error) -> bool {
 }
 
 /// Runs one case: echo text and binary messages until the connection ends.
-fn run_case(url: &str) -> (Ending, String) {
+fn run_case(client: &Client, url: &str) -> (Ending, String) {
     let deadline = Instant::now() + CASE_DEADLINE;
-    let mut socket = match open(url, IO_TIMEOUT) {
+    let mut socket = match client.open(url, IO_TIMEOUT) {
         Ok(socket) => socket,
         Err(err) => return (Ending::ConnectFailed, err.to_string()),
     };
@@ -126,8 +196,8 @@ fn run_case(url: &str) -> (Ending, String) {
 }
 
 /// Opens `url`, returns the first text message, and waits for the server's close.
-fn fetch_text(url: &str, io_timeout: Duration) -> Result<Option<String>, Error> {
-    let mut socket = open(url, io_timeout)?;
+fn fetch_text(client: &Client, url: &str, io_timeout: Duration) -> Result<Option<String>, Error> {
+    let mut socket = client.open(url, io_timeout)?;
     let mut text = None;
     loop {
         match socket.read() {
@@ -139,9 +209,9 @@ fn fetch_text(url: &str, io_timeout: Duration) -> Result<Option<String>, Error> 
     }
 }
 
-fn run(base: &str, agent: &str) -> Result<(), String> {
+fn run(client: &Client, base: &str, agent: &str) -> Result<(), String> {
     let count_url = format!("{base}/getCaseCount");
-    let count: usize = match fetch_text(&count_url, IO_TIMEOUT) {
+    let count: usize = match fetch_text(client, &count_url, IO_TIMEOUT) {
         Ok(Some(text)) => text
             .trim()
             .parse()
@@ -153,7 +223,8 @@ fn run(base: &str, agent: &str) -> Result<(), String> {
     let started = Instant::now();
     let mut tally = std::collections::BTreeMap::<Ending, usize>::new();
     for case in 1..=count {
-        let (ending, detail) = run_case(&format!("{base}/runCase?case={case}&agent={agent}"));
+        let (ending, detail) =
+            run_case(client, &format!("{base}/runCase?case={case}&agent={agent}"));
         println!("case {case}: {ending:?}: {detail}");
         *tally.entry(ending).or_default() += 1;
     }
@@ -162,7 +233,8 @@ fn run(base: &str, agent: &str) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     let report_url = format!("{base}/updateReports?agent={agent}");
-    fetch_text(&report_url, REPORT_TIMEOUT).map_err(|err| format!("{report_url}: {err}"))?;
+    fetch_text(client, &report_url, REPORT_TIMEOUT)
+        .map_err(|err| format!("{report_url}: {err}"))?;
     println!("reports written");
     if tally.contains_key(&Ending::ConnectFailed) {
         return Err("some cases could not connect".into());
@@ -171,13 +243,26 @@ fn run(base: &str, agent: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let client = match args.next_if_eq("--tokio") {
+        None => Client::Blocking,
+        Some(_) => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => Client::Tokio(runtime),
+            Err(err) => {
+                eprintln!("autobahn_client: cannot start the tokio runtime: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let Some(base) = args.next() else {
-        eprintln!("usage: autobahn_client BASE_URL [AGENT]   (e.g. ws://127.0.0.1:9001)");
+        eprintln!("usage: autobahn_client [--tokio] BASE_URL [AGENT]   (e.g. ws://127.0.0.1:9001)");
         return ExitCode::from(2);
     };
     let agent = args.next().unwrap_or_else(|| DEFAULT_AGENT.into());
-    match run(base.trim_end_matches('/'), &agent) {
+    match run(&client, base.trim_end_matches('/'), &agent) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("autobahn_client: {err}");
