@@ -5,7 +5,8 @@
 #   2. checks formatting and lints,
 #   3. runs every Rust test — unit, property, in-memory pair, interop with real Python peers —
 #      inside a private network namespace (loopback only) when it can make one,
-#   4. runs the Autobahn|Testsuite conformance suite in both modes (conformance/run.sh).
+#   4. runs the Autobahn|Testsuite conformance suite (conformance/run.sh) through every front-end:
+#      `sockeye serve`, the blocking, tokio and hyper servers, the blocking and tokio clients.
 # Any missing peer fails the suite; nothing is skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -127,7 +128,9 @@ fi
 bash fuzz/run.sh "${SOCKEYE_FUZZ_SECONDS:-30}"
 # ---- end of fuzzing ---------------------------------------------------------------------------
 
-step "conformance: Autobahn|Testsuite, sockeye server and client"
+# The CI selection (385 cases) for each of the six front-ends, one after the other: 30-40 s each,
+# 3 min 40 s in all with the build (measured on 2 busy cores, 2026-12-05).
+step "conformance: Autobahn|Testsuite, every server and client front-end"
 in_private_net bash conformance/run.sh
 
 printf '\nAll tests passed.\n'
