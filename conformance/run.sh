@@ -4,12 +4,13 @@
 # set, 84 cases; the selection is in the JSON templates, the reasons in CONFORMANCE.md).
 #
 # Front-ends (the arguments, or FRONTENDS; default: all six, one after the other):
-#   serve            `sockeye serve`: the tokio Server               driven by wstest fuzzingclient
-#   blocking-server  sockeye::blocking::accept_with, thread per connection  "      (autobahn_server)
-#   tokio-accept     sockeye::tokio::accept_async_with, task per connection "      (autobahn_server)
-#   hyper            hyper's HTTP/1 server + sockeye::tokio::hyper::upgrade "      (autobahn_server)
-#   blocking-client  sockeye::blocking::connect_with       against wstest fuzzingserver (autobahn_client)
-#   tokio-client     sockeye::tokio::connect_async_with    against wstest fuzzingserver (autobahn_client --tokio)
+#   serve            `sockeye serve` (the tokio Server)
+#   blocking-server  blocking::accept_with, a thread per connection    examples/autobahn_server.rs
+#   tokio-accept     tokio::accept_async_with, a task per connection   examples/autobahn_server.rs
+#   hyper            hyper's HTTP/1 server, tokio::hyper::upgrade      examples/autobahn_server.rs
+#   blocking-client  blocking::connect_with                            examples/autobahn_client.rs
+#   tokio-client     tokio::connect_async_with                         examples/autobahn_client.rs
+# The servers are driven by `wstest -m fuzzingclient`, the clients by `wstest -m fuzzingserver`.
 # A server is started on a port it picks itself (its first line: `listening on ws://ADDR`); a
 # fuzzing server on a free port. Then prints the per-group table of each report (summarize.py)
 # and fails unless every case is OK or INFORMATIONAL with a clean close (harness.py check).
