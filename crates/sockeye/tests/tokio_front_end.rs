@@ -342,3 +342,42 @@ async fn a_stalled_writer_wakes_after_the_reader_flushed_pongs() {
     .await
     .expect("no half hung");
 }
+
+/// A keepalive deadline that passes while this side waits for the close echo stops keepalive
+/// (no ping may follow a close); the read must then go on waiting for input, not spin on the
+/// timer that fired. A spinning read never polls the socket, so it never sees the echo.
+#[test]
+fn a_keepalive_deadline_while_closing_does_not_stall_the_read() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut socket = blocking::accept(stream).unwrap();
+        // Answer the close only after several ping intervals of the client.
+        std::thread::sleep(Duration::from_millis(300));
+        while socket.read().is_ok() {}
+    });
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let peer = runtime.block_on(async {
+            let (mut client, _) = ws::connect_async(&url).await.unwrap();
+            client.set_keepalive(Some(
+                sockeye::proto::connection::keepalive::KeepaliveConfig::new(
+                    Duration::from_millis(50),
+                    Duration::from_secs(5),
+                ),
+            ));
+            client.close(CloseCode::Normal, "bye").await
+        });
+        let _ = done.send(peer.map(|frame| frame.map(|frame| frame.code)));
+    });
+    let peer = finished
+        .recv_timeout(LIMIT)
+        .expect("the close completes once the server answers");
+    assert_eq!(peer.unwrap(), Some(CloseCode::Normal));
+    server.join().unwrap();
+}

@@ -314,6 +314,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             self.conn.handle_timeout(Instant::now());
         }
         let Some(deadline) = self.conn.poll_timeout() else {
+            // No deadline left (keepalive stopped while closing): a fired timer must not be
+            // seen as firing again.
+            self.timer = None;
             return fired;
         };
         let deadline = tokio::time::Instant::from_std(deadline);
