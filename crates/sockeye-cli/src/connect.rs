@@ -11,7 +11,7 @@ use sockeye::TlsOptions;
 use sockeye::{ClientConfig, CloseCode, MaskKeys};
 use sockeye::{NoProxy, ProxyConfig};
 
-use crate::connect_args::{ConnectArgs, ProxyArgs, TlsArgs};
+use crate::connect_args::{ConnectArgs, ConnectCommand, ProxyArgs, TlsArgs};
 use crate::connect_loop::{self, Limits};
 use crate::exit::{EXIT_CONNECT_FAILED, EXIT_MAX_TIME};
 use crate::trace;
@@ -60,13 +60,7 @@ fn handshake_and_frame_options(
     if let Some(user_agent) = &args.user_agent {
         config = config.user_agent(user_agent);
     }
-    if let Some(cookie) = args.cookies.iter().find(|cookie| !cookie.contains('=')) {
-        if args.trace.show_secrets {
-            bail!("--cookie {cookie:?} must look like \"name=value\" (cookie files are not read)");
-        }
-        // A value without a name may be the session token itself: not quoted.
-        bail!("--cookie must look like \"name=value\" (cookie files are not read); one given has no '=' (not shown: it may be a secret; --show-secrets shows it)");
-    }
+    // A value without "=" goes as it is, as websocket-client sends `cookie="chocolate"`.
     if !args.cookies.is_empty() {
         config = config.cookie(args.cookies.join("; "));
     }
@@ -191,7 +185,8 @@ fn mask_key(hex: &str) -> anyhow::Result<[u8; 4]> {
     }
 }
 
-pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &ConnectCommand) -> anyhow::Result<ExitCode> {
+    let args = &command.connect;
     if let Some(limit) = seconds(args.max_time.unwrap_or(0.0), "--max-time")? {
         start_max_time_watchdog(limit);
     }
@@ -204,11 +199,27 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
     let config = match config(args) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("sockeye: {}", trace::shown_chain(&err, &args.trace));
+            match with_scheme(&args.url) {
+                Some(url) => eprintln!(
+                    "sockeye: invalid URL: it has no scheme; did you mean {}? (wss:// for TLS)",
+                    trace::shown_url(&url, args.trace.show_secrets)
+                ),
+                None => eprintln!("sockeye: {}", trace::shown_chain(&err, &args.trace)),
+            }
             return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
         }
     };
-    connect_loop::run(config, args, limits)
+    connect_loop::run(config, args, &command.io, limits)
+}
+
+/// For a URL given without a scheme (`localhost:9001`, `example.com/chat`), the ws:// URL it
+/// probably meant, if that one is valid.
+fn with_scheme(url: &str) -> Option<String> {
+    if url.contains("://") {
+        return None;
+    }
+    let suggestion = format!("ws://{url}");
+    ClientConfig::new(&suggestion).is_ok().then_some(suggestion)
 }
 
 /// `--ping-interval` and `--ping-timeout`.

@@ -38,8 +38,9 @@ pub(crate) struct ConnectArgs {
     /// Send this User-Agent instead of sockeye/VERSION ("" sends none).
     #[arg(short = 'A', long = "user-agent", value_name = "NAME", help_heading = HANDSHAKE)]
     pub(crate) user_agent: Option<String>,
-    /// Send cookies, as "name=value; other=value" (repeatable; joined with "; "). Cookie files
-    /// are not read.
+    /// Send cookies, as "name=value; other=value" (repeatable; joined with "; "). A value
+    /// without "=" (-b chocolate) is sent as it is, as websocket-client's cookie= does; unlike
+    /// curl's -b, no cookie file is read.
     #[arg(short = 'b', long = "cookie", value_name = "DATA", help_heading = HANDSHAKE)]
     pub(crate) cookies: Vec<String>,
     /// Send Basic credentials (as user:password@ in the URL does).
@@ -172,4 +173,108 @@ pub(crate) struct TlsArgs {
     /// Seconds allowed for the TLS handshake.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub(crate) tls_timeout: f64,
+}
+
+/// `sockeye connect` and its stdin and stdout flags (which `sockeye probe` does not take).
+#[derive(Debug, Args)]
+pub(crate) struct ConnectCommand {
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    #[command(flatten)]
+    pub(crate) io: IoArgs,
+}
+
+/// How stdin becomes messages and how received messages are written to stdout.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Input and output (stdin, stdout)")]
+pub(crate) struct IoArgs {
+    /// Write each received message as one JSON object per line: {"type":"text","data":"…"} or
+    /// {"type":"binary","data":"<base64>"}. Lossless whatever the messages hold (websocat and
+    /// wscat have no such mode; websocat's --base64 covers binary only).
+    #[arg(long, conflicts_with_all = ["binary_output", "base64", "frames"])]
+    pub(crate) jsonl: bool,
+    /// Records end with a NUL byte instead of a newline, both ways: each message written to
+    /// stdout is followed by NUL, and stdin is split at NUL bytes (so messages may contain
+    /// newlines). websocat calls it -0/--null-terminated.
+    #[arg(short = '0', long, visible_alias = "null-terminated")]
+    pub(crate) null: bool,
+    /// How binary messages are written: hex (a "[binary N bytes] de ad …" line, the default on
+    /// a terminal), raw (the bytes as they are, then the separator: the default when stdout is
+    /// not a terminal) or base64 (one line each).
+    #[arg(long = "binary-output", value_enum, value_name = "FORMAT")]
+    pub(crate) binary_output: Option<BinaryOutput>,
+    /// Write binary messages in base64, one line each: --binary-output base64, under websocat's
+    /// name for it.
+    #[arg(long, conflicts_with = "binary_output")]
+    pub(crate) base64: bool,
+    /// What each stdin record is: text (a text message, the default), binary (its bytes as a
+    /// binary message) or base64 (decoded, as a binary message; padding optional).
+    #[arg(
+        long = "input-format",
+        value_enum,
+        value_name = "FORMAT",
+        conflicts_with = "slash"
+    )]
+    pub(crate) input_format: Option<InputFormat>,
+    /// Send stdin records as binary messages: --input-format binary (websocat's -b/--binary;
+    /// here -b is curl's --cookie).
+    #[arg(long, conflicts_with_all = ["input_format", "slash"])]
+    pub(crate) binary: bool,
+    /// Send all of stdin as one message when it ends, newlines and NUL bytes included (with
+    /// --binary: a file as one binary message). Not websocat's -1/--one-message, which sends
+    /// and receives one message, then exits.
+    #[arg(long, conflicts_with = "slash")]
+    pub(crate) whole: bool,
+}
+
+/// `--binary-output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BinaryOutput {
+    /// `[binary N bytes] de ad be ef`.
+    Hex,
+    /// The bytes as they are.
+    Raw,
+    /// Standard base64 with padding.
+    Base64,
+}
+
+/// `--input-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum InputFormat {
+    /// Each record is a text message (it must be UTF-8).
+    Text,
+    /// Each record's bytes are a binary message.
+    Binary,
+    /// Each record is base64, decoded into a binary message.
+    Base64,
+}
+
+impl IoArgs {
+    /// `--input-format`, or `--binary`.
+    pub(crate) fn input_format(&self) -> InputFormat {
+        match self.input_format {
+            Some(format) => format,
+            None if self.binary => InputFormat::Binary,
+            None => InputFormat::Text,
+        }
+    }
+
+    /// `--binary-output`, or `--base64`, or the default for where stdout goes.
+    pub(crate) fn binary_output(&self, terminal: bool) -> BinaryOutput {
+        match self.binary_output {
+            Some(format) => format,
+            None if self.base64 => BinaryOutput::Base64,
+            None if terminal => BinaryOutput::Hex,
+            None => BinaryOutput::Raw,
+        }
+    }
+
+    /// The byte that ends a record, on stdin and stdout.
+    pub(crate) fn separator(&self) -> u8 {
+        if self.null {
+            0
+        } else {
+            b'\n'
+        }
+    }
 }

@@ -1,17 +1,21 @@
-//! The conversation of `sockeye connect` once its options are parsed, on tokio: stdin lines out,
-//! everything that arrives printed, keepalive pings (`--ping-interval`, `--ping-timeout`),
-//! reconnects (`--reconnect`), and the close when stdin ends.
+//! The conversation of `sockeye connect` once its options are parsed, on tokio: stdin records
+//! out, everything that arrives written out, keepalive pings (`--ping-interval`,
+//! `--ping-timeout`), reconnects (`--reconnect`), the close when stdin ends, and Ctrl-C.
 //!
 //! stdin is read by a thread of its own (a terminal or a pipe cannot be read asynchronously
-//! everywhere), which hands each line to the connection over a channel; lines typed while a
+//! everywhere), which hands each record to the connection over a channel; lines typed while a
 //! reconnect is under way wait there and go out on the new connection.
+//!
+//! Ctrl-C is watched by another thread with its own small runtime, so that it is seen even
+//! while this one waits to write (a full stdout pipe, a server that does not read): the first
+//! asks the conversation to close with 1001, the second exits at once.
 //!
 //! Keepalive is the tokio stream's own ([`WebSocketStream::set_keepalive`]): a ping after each
 //! quiet spell, and a failure with 1011 when its pong is late. Reconnecting uses the App's
 //! [`ReconnectPolicy`] for its delays; the App itself is not used because `connect` needs the
 //! close handshake on its own terms (linger, `--close-code`, close timeout, exit codes).
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
@@ -25,9 +29,11 @@ use sockeye::{ClientConfig, CloseCode, CloseFrame, Error, Message, OpCode, Proto
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::connect_args::ConnectArgs;
-use crate::exit::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED};
-use crate::{commands, print, trace};
+use crate::connect_args::{ConnectArgs, InputFormat, IoArgs};
+use crate::exit::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED, EXIT_INTERRUPTED};
+use crate::input::{self, Framing, Records};
+use crate::output::Output;
+use crate::{print, trace};
 
 /// How the conversation ends, besides the options.
 pub(crate) struct Limits {
@@ -59,7 +65,14 @@ enum Ended {
     Dropped(ExitCode),
 }
 
-type Lines = mpsc::UnboundedReceiver<io::Result<String>>;
+/// stdin's records, as the reading thread hands them over.
+type Lines = mpsc::UnboundedReceiver<io::Result<Vec<u8>>>;
+
+/// What the conversation does with stdin and stdout.
+struct Streams {
+    output: Output,
+    input_format: InputFormat,
+}
 
 /// Connects with `config` and runs the conversation; with `--reconnect`, again after every
 /// server close or drop while stdin is open. The first connection must succeed (exit 3 if not,
@@ -67,18 +80,20 @@ type Lines = mpsc::UnboundedReceiver<io::Result<String>>;
 pub(crate) fn run(
     config: ClientConfig,
     args: &ConnectArgs,
+    io: &IoArgs,
     limits: Limits,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    runtime.block_on(converse_until_done(config, args, &limits))
+    runtime.block_on(converse_until_done(config, args, io, &limits))
 }
 
 async fn converse_until_done(
     config: ClientConfig,
     args: &ConnectArgs,
+    io: &IoArgs,
     limits: &Limits,
 ) -> anyhow::Result<ExitCode> {
     // The handshake, and every frame from here on, are in the trace (-v, --trace-file).
@@ -93,11 +108,27 @@ async fn converse_until_done(
             return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
         }
     };
-    let mut lines = stdin_lines();
+    // Before the connection opens, Ctrl-C ends sockeye as it ends any program: there is
+    // nothing to close yet.
+    let mut interrupts = Interrupts::watch()?;
+    let mut lines = stdin_records(Framing::from_args(io));
+    let streams = Streams {
+        output: Output::new(io, io::stdout().is_terminal()),
+        input_format: io.input_format(),
+    };
     let policy = ReconnectPolicy::default();
     loop {
         socket.set_keepalive(limits.keepalive.clone());
-        match converse(&mut socket, &mut lines, args, limits).await? {
+        let ended = converse(
+            &mut socket,
+            &mut lines,
+            &mut interrupts,
+            &streams,
+            args,
+            limits,
+        );
+        match ended.await? {
+            _ if interrupts.seen => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
             Ended::Exit(code) => return Ok(code),
             Ended::Dropped(code) if !args.reconnect => return Ok(code),
             Ended::Dropped(_) => {}
@@ -111,8 +142,15 @@ async fn converse_until_done(
                 "sockeye: reconnecting in {:.1} s (attempt {attempt})",
                 delay.as_secs_f64()
             );
-            tokio::time::sleep(delay).await;
-            match connect_async_with(config.clone()).await {
+            let attempt = async {
+                tokio::time::sleep(delay).await;
+                connect_async_with(config.clone()).await
+            };
+            let result = tokio::select! {
+                result = attempt => result,
+                () = interrupts.first() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+            };
+            match result {
                 Ok((socket, _response)) => {
                     eprintln!("sockeye: reconnected");
                     break socket;
@@ -127,12 +165,12 @@ async fn converse_until_done(
     }
 }
 
-/// Reads stdin on a thread of its own; the channel ends when stdin does.
-fn stdin_lines() -> Lines {
+/// Reads stdin's records on a thread of its own; the channel ends when stdin does.
+fn stdin_records(framing: Framing) -> Lines {
     let (sender, lines) = mpsc::unbounded_channel();
     thread::spawn(move || {
-        for line in io::stdin().lock().lines() {
-            if sender.send(line).is_err() {
+        for record in Records::new(io::stdin().lock(), framing) {
+            if sender.send(record).is_err() {
                 return;
             }
         }
@@ -140,10 +178,66 @@ fn stdin_lines() -> Lines {
     lines
 }
 
-/// One connection: send stdin's lines, print what arrives, close when stdin ends.
+/// Ctrl-C (SIGINT) while connected: the first is reported to the conversation
+/// ([`Interrupts::first`]), which closes with 1001; a second exits at once with status 130.
+struct Interrupts {
+    first: mpsc::UnboundedReceiver<()>,
+    /// The first Ctrl-C came.
+    seen: bool,
+}
+
+impl Interrupts {
+    /// Catches SIGINT from now on, on a thread of its own.
+    fn watch() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .context("cannot start the tokio runtime")?;
+        #[cfg(unix)]
+        let mut interrupt = {
+            let _context = runtime.enter();
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("cannot catch SIGINT")?
+        };
+        let (sender, first) = mpsc::unbounded_channel();
+        thread::spawn(move || {
+            runtime.block_on(async move {
+                #[cfg(unix)]
+                {
+                    interrupt.recv().await;
+                    let _ = sender.send(());
+                    interrupt.recv().await;
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = tokio::signal::ctrl_c().await;
+                    let _ = sender.send(());
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+                eprintln!("sockeye: interrupted again: exiting now");
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            });
+        });
+        Ok(Self { first, seen: false })
+    }
+
+    /// Resolves when the first Ctrl-C comes, and never after it. Cancel-safe.
+    async fn first(&mut self) {
+        if !self.seen && self.first.recv().await.is_some() {
+            self.seen = true;
+            return;
+        }
+        std::future::pending().await
+    }
+}
+
+/// One connection: send stdin's records, write what arrives, close when stdin ends or at
+/// Ctrl-C.
 async fn converse(
     socket: &mut WebSocketStream<AsyncStream>,
     lines: &mut Lines,
+    interrupts: &mut Interrupts,
+    streams: &Streams,
     args: &ConnectArgs,
     limits: &Limits,
 ) -> anyhow::Result<Ended> {
@@ -166,7 +260,7 @@ async fn converse(
                     Ok(message) => message,
                     Err(err) => return Ok(ended(socket, err, servers_doing, started_close, args)),
                 };
-                print_message(&message)?;
+                write_message(&streams.output, &message)?;
                 match (&phase, &message) {
                     (Phase::Closing { .. }, _) => {}
                     (_, message) if close_code(message).is_some() => {
@@ -179,9 +273,9 @@ async fn converse(
                     (Phase::Lingering { .. } | Phase::Sending, _) => {}
                 }
             }
-            line = lines.recv(), if matches!(phase, Phase::Sending) => match line {
-                Some(Ok(line)) => {
-                    let message = match commands::parse(&line, args.slash) {
+            record = lines.recv(), if matches!(phase, Phase::Sending) => match record {
+                Some(Ok(record)) => {
+                    let message = match input::message(record, streams.input_format, args.slash) {
                         Ok(message) => message,
                         Err(why) => {
                             eprintln!("sockeye: not sent: {why}");
@@ -201,6 +295,18 @@ async fn converse(
                     phase = Phase::Lingering { quiet_since: Instant::now() };
                 }
             },
+            () = interrupts.first() => {
+                servers_doing = false;
+                if matches!(phase, Phase::Closing { .. }) {
+                    eprintln!("sockeye: interrupted: waiting for the server's close (Ctrl-C again quits at once)");
+                    continue;
+                }
+                eprintln!("sockeye: interrupted: closing with 1001 (going away); Ctrl-C again quits at once");
+                let close = CloseFrame::new(CloseCode::GoingAway, "");
+                started_close = Some(close.code);
+                socket.send(Message::Close(Some(close))).await?;
+                phase = Phase::Closing { since: Instant::now() };
+            }
             () = sleep_until(deadline), if deadline.is_some() => match phase {
                 Phase::Lingering { .. } => {
                     let close = CloseFrame::new(CloseCode::from(args.close_code), &args.close_reason);
@@ -228,22 +334,14 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Prints a text, binary or (with `--frames`) raw frame; control messages are not printed.
-fn print_message(message: &Message) -> anyhow::Result<()> {
+/// Writes a text, binary or (with `--frames`) raw frame to stdout as `output` says, at once;
+/// control messages are not written.
+fn write_message(output: &Output, message: &Message) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    match message {
-        Message::Text(text) => writeln!(out, "{}", print::escape_text(text.as_str())),
-        Message::Binary(data) => writeln!(
-            out,
-            "[binary {} bytes] {}",
-            data.len(),
-            print::hex(data, usize::MAX)
-        ),
-        Message::Frame(frame) => writeln!(out, "{}", print::frame(frame)),
-        _ => Ok(()),
-    }
-    .or_else(ignore_broken_pipe)?;
+    output
+        .write(&mut out, message)
+        .or_else(ignore_broken_pipe)?;
     out.flush().or_else(ignore_broken_pipe)?;
     Ok(())
 }

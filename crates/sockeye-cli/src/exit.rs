@@ -10,3 +10,5 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 pub(crate) const EXIT_MAX_TIME: u8 = 28;
 /// The command's own flags are wrong (as clap's usage errors).
 pub(crate) const EXIT_USAGE: u8 = 2;
+/// Ended by Ctrl-C (SIGINT): 128 + 2, as the shell reports a program the signal killed.
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;

@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::bench::BenchArgs;
-use crate::connect_args::ConnectArgs;
+use crate::connect_args::ConnectCommand;
 use crate::probe::{ProbeArgs, AFTER_HELP as PROBE_AFTER_HELP};
 use crate::serve::ServeArgs;
 
@@ -24,14 +24,30 @@ pub(crate) enum Command {
     /// Connect to a WebSocket URL: send each line of stdin as a text message and print what
     /// arrives.
     #[command(after_help = "\
-Output: text messages are printed one per line, control characters escaped (\\n, \\t, \\x1b…);
-binary messages as `[binary N bytes] hex…`. With --frames, one line per frame:
+Output: when stdout is not a terminal (a pipe, a file), nothing is changed: each text message is
+written exactly as it came, then a newline, and each binary message as its raw bytes, then a
+newline (--base64 or --binary-output base64|hex to change that). A message that itself holds a
+newline would read as two: -0 ends each message with a NUL byte instead (websocat's
+-0/--null-terminated), and --jsonl writes one JSON object per message, always lossless:
+  {\"type\":\"text\",\"data\":\"line1\\nline2\"}
+  {\"type\":\"binary\",\"data\":\"3q2+7w==\"}          (the bytes in base64)
+On a terminal, text is printed with control characters escaped (\\n, \\t, \\u{1b}…), so that
+a server cannot drive the terminal, and binary messages as `[binary N bytes] hex…`.
+With --frames, one line per frame:
   frame 0x1 text fin=0 rsv=000 len=5 \"hello\"
   frame 0x2 binary fin=1 rsv=100 len=3 de ad be
   frame 0x8 close fin=1 rsv=000 len=5 1000 (normal) \"bye\"
 (binary payloads and any that are not UTF-8 in hex, others as text; previews stop after 64
 characters or 32 bytes).
 A close the server sends with a code other than 1000 is always reported on stderr.
+
+Input: each stdin line, without its newline (and without a CR before it), is a text message;
+with -0, stdin is split at NUL bytes instead, so a message may hold newlines; with --whole, all
+of stdin is one message, sent when stdin ends. --binary (websocat's -b/--binary; -b here is
+curl's --cookie) sends each record's bytes as a binary message; --input-format base64 decodes
+each record from base64 and sends it as binary. A file as one binary message:
+  sockeye connect --binary --whole ws://… < file.bin
+A text record that is not UTF-8 is not sent (stderr says so).
 
 With --slash, stdin lines that start with \"/\" are commands; other lines are text messages and
 \"//text\" sends \"/text\":
@@ -61,13 +77,15 @@ line and page, or the SOCKS reply code and its meaning (exit status 3).
 
 When stdin ends, sockeye waits until the server has been silent for --linger seconds, sends a
 close (--close-code, default 1000, with --close-reason), keeps printing until the server's close
-(at most --close-timeout seconds), then exits.
+(at most --close-timeout seconds), then exits. Ctrl-C (SIGINT) sends a close with 1001 (going
+away, as a browser leaving the page), waits for the server's close in the same way, then exits
+with status 130; a second Ctrl-C exits at once.
 
 Exit status: 0 after a normal close (1000, or the --close-code sockeye sent echoed back), 3 if
 the connection could not be opened (bad URL or options, DNS, TCP, TLS, handshake, redirects),
 4 if it ended abnormally (protocol error, dropped connection, or another close code),
-28 when --max-time ran out, 1 for anything else, 2 for bad usage.")]
-    Connect(Box<ConnectArgs>),
+28 when --max-time ran out, 130 after Ctrl-C, 1 for anything else, 2 for bad usage.")]
+    Connect(Box<ConnectCommand>),
     /// Run a WebSocket server: echo (default), JSON echo or broadcast, on TCP, TLS or a Unix
     /// socket.
     Serve(Box<ServeArgs>),

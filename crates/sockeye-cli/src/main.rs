@@ -11,6 +11,8 @@ mod demo;
 mod exit;
 mod flags;
 mod histogram;
+mod input;
+mod output;
 mod print;
 mod probe;
 mod serve;

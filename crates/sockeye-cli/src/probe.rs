@@ -252,7 +252,7 @@ pub(crate) fn run(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
     let wait = Duration::from_secs_f64(args.wait);
     trace::enable(c.verbose, &c.trace)?;
     let mut probe = Probe {
-        url: shown_url(&c.url, c.trace.show_secrets),
+        url: trace::shown_url(&c.url, c.trace.show_secrets),
         report: None,
         tls: None,
         first_message: None,
@@ -278,14 +278,6 @@ pub(crate) fn run(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
         .and_then(|()| out.flush())
         .context("cannot write the report")?;
     Ok(ExitCode::from(code))
-}
-
-fn shown_url(url: &str, show_secrets: bool) -> String {
-    if show_secrets {
-        url.to_string()
-    } else {
-        sockeye::redact::url(url).into_owned()
-    }
 }
 
 /// A failure before connecting: bad URL or options.
@@ -315,7 +307,7 @@ fn connect_and_check(
     wait: Duration,
 ) {
     let (result, report) = blocking::connect_with_report(config.clone());
-    probe.url = shown_url(&report.url, config.show_secrets);
+    probe.url = trace::shown_url(&report.url, config.show_secrets);
     probe.tls = report.tls.clone().map(|info| TlsView::new(info, true));
     match result {
         Err(err) => {

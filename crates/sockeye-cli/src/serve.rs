@@ -22,6 +22,7 @@ use sockeye::{
     ServerConfig,
 };
 
+use crate::exit::EXIT_INTERRUPTED;
 use crate::trace::TraceArgs;
 use crate::{print, trace};
 
@@ -63,8 +64,11 @@ On SIGINT or SIGTERM the server stops accepting, closes every connection with 10
 waits up to --shutdown-timeout seconds for the close handshakes, then exits 0; a second signal
 exits at once.")]
 pub(crate) struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port; the chosen URL is printed).
-    #[arg(short, long, default_value = "127.0.0.1:9001")]
+    /// Address to listen on (port 0 picks a free port; the chosen URL is printed). A bare port
+    /// listens on 127.0.0.1:PORT, as websocat -s PORT does (wscat -l PORT listens on every
+    /// interface: give 0.0.0.0:PORT or [::]:PORT for that).
+    #[arg(short, long, default_value = "127.0.0.1:9001", value_name = "[ADDRESS:]PORT",
+          value_parser = parse_listen)]
     pub(crate) listen: SocketAddr,
     /// Listen on this Unix domain socket instead of TCP (a stale socket file is replaced); the
     /// URL printed is ws+unix://PATH.
@@ -232,6 +236,16 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
         bail!("{flag} must be a positive number of seconds, not {value}");
     }
     Ok(Duration::from_secs_f64(value))
+}
+
+/// `--listen`: an address with its port, or a bare port on 127.0.0.1.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("{text:?} is not ADDRESS:PORT (127.0.0.1:9001, [::1]:9001) or a port (9001)")
+    })
 }
 
 /// `--max-message-size`, `--max-memory`: bytes, or a number with K, KiB, M, MiB, G or GiB
@@ -553,7 +567,7 @@ fn stop_on_signals(
                 _ = interrupt.recv() => {}
             }
             eprintln!("sockeye serve: second signal: exiting now");
-            std::process::exit(130);
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
         });
     }
     #[cfg(not(unix))]

@@ -48,6 +48,16 @@ pub(crate) fn shown(err: &sockeye::Error, args: &TraceArgs) -> String {
     })
 }
 
+/// A URL as the user asked to see it: credentials and secret parameters redacted unless
+/// `--show-secrets`.
+pub(crate) fn shown_url(url: &str, show_secrets: bool) -> String {
+    if show_secrets {
+        url.to_string()
+    } else {
+        sockeye::redact::url(url).into_owned()
+    }
+}
+
 /// Like [`shown`], for an error that may wrap a [`sockeye::Error`], with its causes.
 pub(crate) fn shown_chain(err: &anyhow::Error, args: &TraceArgs) -> String {
     match err.downcast_ref::<sockeye::Error>() {

@@ -13,7 +13,7 @@ use std::net::TcpListener;
 
 use common::{python_peer, Peer, PythonServer, SIZES};
 use sockeye::proto::handshake::accept_key;
-use support::{connect, serve, sockeye};
+use support::{assert_exit, connect, serve, sockeye};
 
 fn write_stdin(peer: &mut Peer, text: &str) {
     peer.stdin()
@@ -88,8 +88,8 @@ fn connect_pipes_stdin_lines_to_websockets_echo_server() {
     finished.assert_success("sockeye connect");
     assert_eq!(
         finished.stdout,
-        ["hi", "second line\\ttab"],
-        "sockeye connect printed the echo of each stdin line (tab escaped); the server saw:\n{}\n\
+        ["hi", "second line\ttab"],
+        "sockeye connect printed the echo of each stdin line, as sent; the server saw:\n{}\n\
          sockeye stderr:\n{}",
         server.peer.seen().join("\n"),
         finished.stderr
@@ -111,7 +111,7 @@ fn connect_pipes_stdin_lines_to_sockeye_serve() {
 #[test]
 fn connect_prints_binary_as_hex_and_text_while_stdin_is_open() {
     let mut server = PythonServer::start(&[]);
-    let mut client = connect(&server.url("/binary-greeting"), &[]);
+    let mut client = connect(&server.url("/binary-greeting"), &["--binary-output", "hex"]);
     // Each step waits for what it caused, and stdin ends last, so no close races an echo.
     assert_eq!(client.line(), "[binary 4 bytes] de ad be ef");
     write_stdin(&mut client, "after\n");
@@ -131,6 +131,7 @@ fn connect_sends_headers_origin_and_subprotocol() {
         &server.url("/headers"),
         &[
             "-v",
+            "--jsonl",
             "-H",
             "X-Sockeye-Test: from the cli",
             "--origin",
@@ -139,9 +140,9 @@ fn connect_sends_headers_origin_and_subprotocol() {
             "chat.v2",
         ],
     );
-    // The request head comes back as one text message, its newlines escaped.
-    let head = client.line();
-    let headers: Vec<&str> = head.split("\\n").collect();
+    // The request head comes back as one text message, with newlines: one JSON line.
+    let head: serde_json::Value = serde_json::from_str(&client.line()).unwrap();
+    let headers: Vec<&str> = head["data"].as_str().unwrap().split('\n').collect();
     for expected in [
         "X-Sockeye-Test: from the cli",
         "Origin: http://origin.test",
@@ -231,6 +232,19 @@ fn connect_refuses_http_urls_and_suggests_ws() {
     );
     assert!(finished.stderr.contains("http://"), "{}", finished.stderr);
     assert!(finished.stderr.contains("try ws://"), "{}", finished.stderr);
+}
+
+#[test]
+fn connect_suggests_ws_for_a_url_without_a_scheme() {
+    let finished = Peer::spawn("sockeye connect", sockeye(&["connect", "localhost:9001"])).finish();
+    assert_exit(&finished, 3);
+    assert!(
+        finished
+            .stderr
+            .contains("did you mean ws://localhost:9001?"),
+        "{}",
+        finished.stderr
+    );
 }
 
 /// Runs a Python client scenario against `url` and returns its stdout lines.

@@ -22,7 +22,7 @@ use sockeye::proto::handshake::accept_key;
 use sockeye::{
     blocking, Accept, CloseCode, CloseFrame, Error, Frame, Message, OpCode, Reject, ServerConfig,
 };
-use support::{connect, serve, sockeye};
+use support::{assert_exit, connect, serve, sockeye};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -32,16 +32,6 @@ fn run(url: &str, flags: &[&str], stdin: &str) -> Finished {
     client.stdin().write_all(stdin.as_bytes()).unwrap();
     client.close_stdin();
     client.finish()
-}
-
-fn assert_exit(finished: &Finished, code: i32) {
-    assert_eq!(
-        finished.status.code(),
-        Some(code),
-        "exit status; stdout: {:?}\nstderr: {}",
-        finished.stdout,
-        finished.stderr
-    );
 }
 
 /// A sockeye server for one TCP connection: sends the request head it accepted, then runs
@@ -81,6 +71,21 @@ fn echo(socket: &mut blocking::WebSocket<TcpStream>) -> Option<CloseFrame> {
 
 fn header_lines(head: &str) -> Vec<&str> {
     head.split("\r\n").filter(|line| !line.is_empty()).collect()
+}
+
+#[test]
+fn a_cookie_without_equals_is_sent_as_the_header_value() {
+    // `-b chocolate`, as websocket-client's `cookie="chocolate"`: not a cookie file (curl).
+    let (url, head, done) = server(echo);
+    let finished = run(&url, &["-b", "chocolate", "-b", "a=1"], "hi\n");
+    assert_exit(&finished, 0);
+    assert_eq!(finished.stdout, ["hi"]);
+    let head = head.recv_timeout(LIMIT).unwrap();
+    assert!(
+        header_lines(&head).contains(&"Cookie: chocolate; a=1"),
+        "{head}"
+    );
+    done.recv_timeout(LIMIT).unwrap();
 }
 
 #[test]

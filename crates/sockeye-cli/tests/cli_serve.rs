@@ -20,12 +20,12 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Finished, Peer, PEER_TIMEOUT};
+use common::{Peer, PEER_TIMEOUT};
 use pki::{Ca, TestDir};
 use sockeye::blocking::{self, WebSocket};
 use sockeye::transport::Stream;
 use sockeye::{Accept, ClientConfig, CloseCode, Error, Message, ServerConfig, TlsOptions};
-use support::{connect, serve, sockeye};
+use support::{assert_exit, connect, serve, sockeye};
 
 /// Read timeout of the test's own clients.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -33,16 +33,6 @@ const LIMIT: Duration = Duration::from_secs(10);
 fn write_stdin(peer: &mut Peer, text: &str) {
     peer.stdin().write_all(text.as_bytes()).unwrap();
     peer.stdin().flush().unwrap();
-}
-
-fn assert_exit(finished: &Finished, code: i32) {
-    assert_eq!(
-        finished.status.code(),
-        Some(code),
-        "exit status; stdout: {:?}\nstderr: {}",
-        finished.stdout,
-        finished.stderr
-    );
 }
 
 /// The library's blocking client, with a read timeout so that no read waits forever.
@@ -406,6 +396,21 @@ fn unix_listen_refuses_a_path_another_server_uses() {
         finished.stderr
     );
     assert!(path.exists());
+}
+
+#[test]
+fn listen_takes_a_bare_port_on_127_0_0_1() {
+    // `sockeye serve -l PORT`, as `websocat -s PORT`: a port that was free a moment ago.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port()
+        .to_string();
+    let (_server, url) = serve(&["-l", &port]);
+    assert_eq!(url, format!("ws://127.0.0.1:{port}"));
+    let mut socket = client(&url);
+    socket.send(Message::text("on the bare port")).unwrap();
+    assert_eq!(read_text(&mut socket), "on the bare port");
 }
 
 #[test]
