@@ -423,7 +423,7 @@ async fn bench(
     let sockets = match opened {
         Ok(sockets) => sockets,
         Err(err) => {
-            eprintln!(
+            note!(
                 "sockeye bench: cannot connect ({} stage): {}",
                 err.stage(),
                 print::in_flags(&err.to_string())

@@ -138,7 +138,7 @@ fn tls_options(config: ClientConfig, args: &TlsArgs) -> anyhow::Result<ClientCon
         || args.no_hostname_check
         || args.sni.is_some();
     if given && !config.target.secure && !through_tls_proxy(&config) {
-        eprintln!(
+        note!(
             "sockeye: note: the TLS options do nothing for {}",
             sockeye::redact::url(config.target.url.as_str())
         );
@@ -200,11 +200,11 @@ pub(crate) fn run(command: &ConnectCommand) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(err) => {
             match with_scheme(&args.url) {
-                Some(url) => eprintln!(
+                Some(url) => note!(
                     "sockeye: invalid URL: it has no scheme; did you mean {}? (wss:// for TLS)",
                     trace::shown_url(&url, args.trace.show_secrets)
                 ),
-                None => eprintln!("sockeye: {}", trace::shown_chain(&err, &args.trace)),
+                None => note!("sockeye: {}", trace::shown_chain(&err, &args.trace)),
             }
             return Ok(ExitCode::from(EXIT_CONNECT_FAILED));
         }
@@ -239,7 +239,7 @@ fn keepalive(args: &ConnectArgs) -> anyhow::Result<Option<KeepaliveConfig>> {
 fn start_max_time_watchdog(limit: Duration) {
     thread::spawn(move || {
         thread::sleep(limit);
-        eprintln!("sockeye: --max-time ran out after {limit:?}; giving up");
+        note!("sockeye: --max-time ran out after {limit:?}; giving up");
         std::process::exit(i32::from(EXIT_MAX_TIME));
     });
 }

@@ -100,7 +100,7 @@ async fn converse_until_done(
     let mut socket = match connect_async_with(config.clone()).await {
         Ok((socket, _response)) => socket,
         Err(err) => {
-            eprintln!(
+            note!(
                 "sockeye: cannot connect ({} stage): {}",
                 err.stage(),
                 trace::shown(&err, &args.trace)
@@ -138,7 +138,7 @@ async fn converse_until_done(
         socket = loop {
             attempt += 1;
             let delay = policy.delay(attempt, random_unit());
-            eprintln!(
+            note!(
                 "sockeye: reconnecting in {:.1} s (attempt {attempt})",
                 delay.as_secs_f64()
             );
@@ -152,10 +152,10 @@ async fn converse_until_done(
             };
             match result {
                 Ok((socket, _response)) => {
-                    eprintln!("sockeye: reconnected");
+                    note!("sockeye: reconnected");
                     break socket;
                 }
-                Err(err) => eprintln!(
+                Err(err) => note!(
                     "sockeye: cannot reconnect ({} stage): {}",
                     err.stage(),
                     trace::shown(&err, &args.trace)
@@ -214,7 +214,7 @@ impl Interrupts {
                     let _ = sender.send(());
                     let _ = tokio::signal::ctrl_c().await;
                 }
-                eprintln!("sockeye: interrupted again: exiting now");
+                note!("sockeye: interrupted again: exiting now");
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             });
         });
@@ -278,7 +278,7 @@ async fn converse(
                     let message = match input::message(record, streams.input_format, args.slash) {
                         Ok(message) => message,
                         Err(why) => {
-                            eprintln!("sockeye: not sent: {why}");
+                            note!("sockeye: not sent: {why}");
                             continue;
                         }
                     };
@@ -298,10 +298,10 @@ async fn converse(
             () = interrupts.first() => {
                 servers_doing = false;
                 if matches!(phase, Phase::Closing { .. }) {
-                    eprintln!("sockeye: interrupted: waiting for the server's close (Ctrl-C again quits at once)");
+                    note!("sockeye: interrupted: waiting for the server's close (Ctrl-C again quits at once)");
                     continue;
                 }
-                eprintln!("sockeye: interrupted: closing with 1001 (going away); Ctrl-C again quits at once");
+                note!("sockeye: interrupted: closing with 1001 (going away); Ctrl-C again quits at once");
                 let close = CloseFrame::new(CloseCode::GoingAway, "");
                 started_close = Some(close.code);
                 socket.send(Message::Close(Some(close))).await?;
@@ -315,7 +315,7 @@ async fn converse(
                     phase = Phase::Closing { since: Instant::now() };
                 }
                 Phase::Closing { .. } => {
-                    eprintln!(
+                    note!(
                         "sockeye: the server did not finish the close within {:?}; giving up",
                         limits.close_timeout
                     );
@@ -360,11 +360,11 @@ fn ended(
     let status = match err {
         Error::ConnectionClosed => {
             if args.verbose {
-                eprintln!("closed: server sent {}", print::close(received.as_ref()));
+                note!("closed: server sent {}", print::close(received.as_ref()));
             }
             if code != Some(CloseCode::Normal) {
                 // Always shown: the code and reason are often the only explanation.
-                eprintln!(
+                note!(
                     "sockeye: the server closed with {}",
                     print::close(received.as_ref())
                 );
@@ -379,7 +379,7 @@ fn ended(
         }
         err => {
             if let Some(frame) = received.filter(|frame| frame.code != CloseCode::Normal) {
-                eprintln!(
+                note!(
                     "sockeye: the server closed with {}",
                     print::close(Some(&frame))
                 );
@@ -390,7 +390,7 @@ fn ended(
                 }
                 _ => "",
             };
-            eprintln!(
+            note!(
                 "sockeye: the connection failed: {}{hint}",
                 trace::shown(&err, &args.trace)
             );

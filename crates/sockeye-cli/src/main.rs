@@ -2,6 +2,16 @@
 
 #![forbid(unsafe_code)]
 
+/// `eprintln!` that never panics: a line on stderr for the person running sockeye. When stderr
+/// is gone (its pipe closed) the line is dropped; `eprintln!` would panic and take down the task
+/// that printed it, such as `serve`'s signal handler, which then never shut the server down.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod commands;
 mod connect;

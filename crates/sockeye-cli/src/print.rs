@@ -150,9 +150,9 @@ pub(crate) fn in_flags(text: &str) -> String {
 }
 
 pub(crate) fn error(err: &anyhow::Error) {
-    eprintln!("sockeye: error: {err}");
+    note!("sockeye: error: {err}");
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        note!("  caused by: {cause}");
     }
 }
 

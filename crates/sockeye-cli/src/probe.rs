@@ -241,12 +241,12 @@ pub(crate) fn run(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
     let expect = match args.expect.as_deref().map(Regex::new).transpose() {
         Ok(expect) => expect,
         Err(err) => {
-            eprintln!("sockeye: --expect is not a valid regular expression: {err}");
+            note!("sockeye: --expect is not a valid regular expression: {err}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
     if !(args.wait.is_finite() && args.wait > 0.0) {
-        eprintln!("sockeye: --wait must be a positive number of seconds");
+        note!("sockeye: --wait must be a positive number of seconds");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let wait = Duration::from_secs_f64(args.wait);

@@ -424,7 +424,7 @@ impl Shared {
 
     fn log(&self, address: &str, line: std::fmt::Arguments<'_>) {
         if self.verbose {
-            eprintln!("[{address}] {line}");
+            note!("[{address}] {line}");
         }
     }
 }
@@ -557,7 +557,7 @@ fn stop_on_signals(
                 _ = interrupt.recv() => "SIGINT",
             };
             let open = shared.connections.load(Ordering::Relaxed);
-            eprintln!(
+            note!(
                 "sockeye serve: {name}: closing {open} connection(s) with 1001 (going away), \
                  waiting up to {timeout:?}"
             );
@@ -566,7 +566,7 @@ fn stop_on_signals(
                 _ = terminate.recv() => {}
                 _ = interrupt.recv() => {}
             }
-            eprintln!("sockeye serve: second signal: exiting now");
+            note!("sockeye serve: second signal: exiting now");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         });
     }
@@ -574,7 +574,7 @@ fn stop_on_signals(
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let open = shared.connections.load(Ordering::Relaxed);
-            eprintln!(
+            note!(
                 "sockeye serve: Ctrl-C: closing {open} connection(s) with 1001 (going away), \
                  waiting up to {timeout:?}"
             );

@@ -674,3 +674,56 @@ fn broadcast_closes_a_client_that_stops_reading_and_keeps_serving_the_others() {
         finished.stderr
     );
 }
+
+/// With its stderr pipe closed, the server's notes fail to print; SIGTERM must still shut it
+/// down (a panicking `eprintln!` killed the signal handler before it could).
+#[test]
+fn sigterm_stops_the_server_even_when_stderr_is_gone() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let mut child = support::sockeye(&["serve", "--listen", "127.0.0.1:0", "-v"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    // A connection, so that `-v` has something to log to the closed stderr.
+    let mut socket = client(&url);
+    socket.send(Message::text("hello")).unwrap();
+    assert_eq!(read_text(&mut socket), "hello");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(0),
+        "SIGTERM stops the server and it exits 0"
+    );
+}
