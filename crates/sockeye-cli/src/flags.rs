@@ -5,12 +5,21 @@ use clap::{Parser, Subcommand};
 
 use crate::bench::BenchArgs;
 use crate::connect_args::ConnectCommand;
+use crate::docs::{CompletionsArgs, ManArgs};
 use crate::probe::{ProbeArgs, AFTER_HELP as PROBE_AFTER_HELP};
 use crate::serve::ServeArgs;
 
 /// Connect to, serve and look at WebSockets.
 #[derive(Debug, Parser)]
 #[command(name = "sockeye", version, about, long_about = None)]
+#[command(after_help = "\
+Examples:
+  sockeye demo
+  sockeye connect wss://echo.example.com/
+  sockeye serve -l 9001
+  sockeye probe wss://example.com/socket
+  sockeye bench ws://127.0.0.1:9001/ -c 100 -d 5
+Each command's --help has more; `sockeye man` prints the man page.")]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -20,10 +29,23 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Start an echo server on 127.0.0.1, connect to it, and show the handshake, messages, a ping
     /// and the close.
+    #[command(after_help = "\
+Examples:
+  sockeye demo
+  sockeye demo | grep -i '^. sec-websocket'     (the key and the accept computed from it)")]
     Demo,
     /// Connect to a WebSocket URL: send each line of stdin as a text message and print what
     /// arrives.
     #[command(after_help = "\
+Examples:
+  sockeye connect ws://127.0.0.1:9001/                        (type lines; Ctrl-D closes)
+  echo '{\"op\":\"ping\"}' | sockeye connect wss://api.example.com/ws | jq .
+  sockeye connect -H \"Authorization: Bearer $TOKEN\" --subprotocol graphql-ws wss://example.com/graphql
+  sockeye connect --jsonl ws://127.0.0.1:9001/ < messages.txt > received.jsonl
+  sockeye connect --binary --whole ws://127.0.0.1:9001/ < file.bin
+  sockeye connect --slash --frames ws://127.0.0.1:9001/       (/ping, /close 1001 bye…)
+  sockeye connect --cacert ca.pem -x socks5h://127.0.0.1:1080 wss://internal.example/ws
+
 Output: when stdout is not a terminal (a pipe, a file), nothing is changed: each text message is
 written exactly as it came, then a newline, and each binary message as its raw bytes, then a
 newline (--base64 or --binary-output base64|hex to change that). A message that itself holds a
@@ -106,4 +128,22 @@ the connection could not be opened (bad URL or options, DNS, TCP, TLS, handshake
         mut_arg("reconnect", |arg| arg.hide(true))
     )]
     Probe(Box<ProbeArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Print the roff man page of sockeye or of one subcommand, or write them all to a directory.
+    Man(ManArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// clap's own consistency checks over every command and flag (names, conflicts, value
+    /// names), which `--help`, the completions and the man pages are generated from.
+    #[test]
+    fn the_clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -18,6 +18,7 @@ mod connect;
 mod connect_args;
 mod connect_loop;
 mod demo;
+mod docs;
 mod exit;
 mod flags;
 mod histogram;
@@ -31,7 +32,7 @@ mod trace;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 
 fn main() -> ExitCode {
     let cli = match flags::Cli::try_parse() {
@@ -44,6 +45,8 @@ fn main() -> ExitCode {
         flags::Command::Serve(args) => serve::run(&args),
         flags::Command::Bench(args) => bench::run(&args),
         flags::Command::Probe(args) => probe::run(&args),
+        flags::Command::Completions(args) => docs::completions(&args, flags::Cli::command()),
+        flags::Command::Man(args) => docs::man(&args, flags::Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -48,6 +48,12 @@ pub(crate) struct ProbeArgs {
 
 /// `--help` text after the options: what the report holds and the exit statuses.
 pub(crate) const AFTER_HELP: &str = "\
+Examples:
+  sockeye probe wss://example.com/socket
+  sockeye probe --send ping --expect '^pong' ws://127.0.0.1:9001/
+  sockeye probe --json wss://example.com/socket | jq .cause       (in CI: the exit status says the stage)
+  sockeye probe --cacert ca.pem -H 'Cookie: session=abc' wss://staging.example/ws
+
 The report: the URL and route (direct, Unix socket, or the proxy and where it came from; a proxy
 that no_proxy went around; the peer address), the time of each stage (dns, tcp, proxy,
 tls, http upgrade, first message), the TLS session (version, cipher suite, ALPN, the
