@@ -67,7 +67,7 @@ pub(crate) fn man(args: &ManArgs, cmd: clap::Command) -> anyhow::Result<ExitCode
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let page = match &args.command {
+    let cmd = match &args.command {
         None => top,
         Some(name) => match top.find_subcommand(name) {
             Some(sub) => sub.clone(),
@@ -81,17 +81,20 @@ pub(crate) fn man(args: &ManArgs, cmd: clap::Command) -> anyhow::Result<ExitCode
             }
         },
     };
-    write_stdout(&render(page)?)?;
+    write_stdout(&render(&page(cmd))?)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The roff of `cmd`'s page.
-fn render(cmd: clap::Command) -> anyhow::Result<Vec<u8>> {
+/// The roff of `man`. clap_mangen heads the text after the options (`after_help`: the
+/// examples and notes) "EXTRA"; it is called NOTES here, a usual man page section. Text lines
+/// never start with `.SH` (roff escapes a leading dot), so only the heading is renamed.
+fn render(man: &clap_mangen::Man) -> anyhow::Result<Vec<u8>> {
     let mut roff = Vec::new();
-    page(cmd)
-        .render(&mut roff)
-        .context("rendering the man page")?;
-    Ok(roff)
+    man.render(&mut roff).context("rendering a man page")?;
+    let roff = String::from_utf8(roff).context("a man page in UTF-8")?;
+    Ok(roff
+        .replacen("\n.SH EXTRA\n", "\n.SH NOTES\n", 1)
+        .into_bytes())
 }
 
 /// The man page of `cmd`, in section 1, from this version of sockeye.
@@ -109,9 +112,8 @@ fn write_all(top: &clap::Command, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     for cmd in pages {
         let man = page(cmd.clone());
         let path = dir.join(man.get_filename());
-        let mut roff = Vec::new();
-        man.render(&mut roff).context("rendering a man page")?;
-        std::fs::write(&path, roff).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, render(&man)?)
+            .with_context(|| format!("writing {}", path.display()))?;
         written.push(path);
     }
     Ok(written)

@@ -32,7 +32,7 @@ pub(crate) enum Command {
     #[command(after_help = "\
 Examples:
   sockeye demo
-  sockeye demo | grep -i '^. sec-websocket'     (the key and the accept computed from it)")]
+  sockeye demo | grep -i '^. sec-websocket'    (the key, its accept, the extensions)")]
     Demo,
     /// Connect to a WebSocket URL: send each line of stdin as a text message and print what
     /// arrives.
@@ -40,7 +40,7 @@ Examples:
 Examples:
   sockeye connect ws://127.0.0.1:9001/                        (type lines; Ctrl-D closes)
   echo '{\"op\":\"ping\"}' | sockeye connect wss://api.example.com/ws | jq .
-  sockeye connect -H \"Authorization: Bearer $TOKEN\" --subprotocol graphql-ws wss://example.com/graphql
+  sockeye connect -H \"Authorization: Bearer $TOKEN\" --subprotocol mqtt wss://broker.example/mqtt
   sockeye connect --jsonl ws://127.0.0.1:9001/ < messages.txt > received.jsonl
   sockeye connect --binary --whole ws://127.0.0.1:9001/ < file.bin
   sockeye connect --slash --frames ws://127.0.0.1:9001/       (/ping, /close 1001 bye…)

@@ -50,8 +50,8 @@ pub(crate) struct ProbeArgs {
 pub(crate) const AFTER_HELP: &str = "\
 Examples:
   sockeye probe wss://example.com/socket
-  sockeye probe --send ping --expect '^pong' ws://127.0.0.1:9001/
-  sockeye probe --json wss://example.com/socket | jq .cause       (in CI: the exit status says the stage)
+  sockeye probe --send hello --expect '^hello$' ws://127.0.0.1:9001/   (an echo server)
+  sockeye probe --json wss://example.com/socket | jq .cause    (exit status: the stage)
   sockeye probe --cacert ca.pem -H 'Cookie: session=abc' wss://staging.example/ws
 
 The report: the URL and route (direct, Unix socket, or the proxy and where it came from; a proxy

@@ -31,10 +31,10 @@ use crate::{print, trace};
 #[command(after_help = "\
 Examples:
   sockeye serve                                  (echo on ws://127.0.0.1:9001/)
-  sockeye serve -l 0.0.0.0:8080 --mode broadcast (a chat room on every interface)
-  sockeye serve --mode json -v --trace-format json   (each handshake and frame as JSON lines)
-  sockeye serve -l 8443 --cert cert.pem --key key.pem   (wss://127.0.0.1:8443/)
-  sockeye serve --unix /tmp/ws.sock              (then: sockeye connect ws+unix:///tmp/ws.sock)
+  sockeye serve -l 0.0.0.0:8080 --mode broadcast (a chat room, every interface)
+  sockeye serve --mode json -v --trace-format json   (JSON lines of each frame)
+  sockeye serve -l 8443 --cert cert.pem --key key.pem    (wss://127.0.0.1:8443/)
+  sockeye serve --unix /tmp/ws.sock          (sockeye connect ws+unix:///tmp/ws.sock)
 
 Modes:
   echo        every text and binary message is sent back as it came

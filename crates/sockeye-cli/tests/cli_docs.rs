@@ -181,7 +181,13 @@ fn rendered(roff: &str) -> Option<(String, String)> {
 fn man_page_of_connect_is_roff_that_names_every_flag() {
     let roff = run(&["man", "connect"]);
     assert!(roff.contains("\n.TH sockeye-connect 1 "), "{roff}");
-    for section in [".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH OPTIONS"] {
+    for section in [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH DESCRIPTION",
+        ".SH OPTIONS",
+        ".SH NOTES",
+    ] {
         assert!(roff.contains(section), "no {section}");
     }
     let flags = long_flags("connect");
@@ -201,7 +207,8 @@ fn man_page_of_connect_is_roff_that_names_every_flag() {
             for flag in &flags {
                 assert!(options.contains(flag.as_str()), "man shows no {flag}");
             }
-            assert!(text.contains("Examples:"), "{text}");
+            let notes = text.split("\nNOTES\n").nth(1).expect("a NOTES section");
+            assert!(notes.trim_start().starts_with("Examples:"), "{text}");
         }
         None => eprintln!("man(1) is not installed: the roff was checked, not rendered"),
     }
@@ -220,6 +227,17 @@ fn man_pages_for_sockeye_and_each_subcommand() {
             assert_eq!(warnings, "", "groff warnings for sockeye-{name}");
         }
     }
+
+    // A reader that stops early (`sockeye man | head`) is no error.
+    let mut child = sockeye(&["man", "connect"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sockeye");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait for sockeye");
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
 
     let output = sockeye(&["man", "no-such-command"])
         .output()
