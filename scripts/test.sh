@@ -32,6 +32,9 @@ SYSTEM_PACKAGES=(
     "node:nodejs"                                            # runs ws and playwright-core
     "npm:npm"                                                # installs them (see below)
     "/usr/bin/chromium:chromium"                             # the browser playwright-core drives
+    # `sockeye man` pages rendered with groff's warnings on (crates/sockeye-cli/tests/cli_docs.rs):
+    "man:man-db"
+    "groff:groff-base"
 )
 missing_packages=()
 for entry in "${SYSTEM_PACKAGES[@]}"; do
