@@ -194,6 +194,11 @@ pub(crate) fn run(command: &ConnectCommand) -> anyhow::Result<ExitCode> {
         close_timeout: seconds(args.close_timeout, "--close-timeout")?.unwrap_or(MIN_WAIT),
         linger: seconds(args.linger, "--linger")?.unwrap_or_default(),
         keepalive: keepalive(args)?,
+        read_timeout: positive(command.session.read_timeout, "--read-timeout")?,
+        idle_timeout: positive(command.session.idle_timeout, "--idle-timeout")?,
+        first_text: command.session.text.clone(),
+        one_message: command.session.one_message,
+        no_close: command.session.no_close,
     };
     trace::enable(args.verbose, &args.trace)?;
     let config = match config(args) {
@@ -220,6 +225,16 @@ fn with_scheme(url: &str) -> Option<String> {
     }
     let suggestion = format!("ws://{url}");
     ClientConfig::new(&suggestion).is_ok().then_some(suggestion)
+}
+
+/// An optional number of seconds that must be more than 0.
+fn positive(value: Option<f64>, flag: &str) -> anyhow::Result<Option<Duration>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let limit =
+        seconds(value, flag)?.with_context(|| format!("{flag} must be more than 0 seconds"))?;
+    Ok(Some(limit))
 }
 
 /// `--ping-interval` and `--ping-timeout`.

@@ -182,6 +182,8 @@ pub(crate) struct ConnectCommand {
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     pub(crate) io: IoArgs,
+    #[command(flatten)]
+    pub(crate) session: SessionArgs,
 }
 
 /// How stdin becomes messages and how received messages are written to stdout.
@@ -277,4 +279,38 @@ impl IoArgs {
             b'\n'
         }
     }
+}
+
+/// What `sockeye connect` does besides relaying stdin: a first message, receive and idle
+/// timeouts, and when to stop.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Conversation")]
+pub(crate) struct SessionArgs {
+    /// Send this text message first, before anything from stdin (wsdump's -t; sent again on
+    /// each --reconnect).
+    #[arg(short = 't', long, value_name = "TEXT")]
+    pub(crate) text: Option<String>,
+    /// Give up when no message (text or binary) arrives for this many seconds, as a receive
+    /// with websocket-client's timeout= does: sockeye closes with 1001 and exits with status
+    /// 28. The clock restarts at each message received; what is sent does not count, nor do
+    /// pings and pongs.
+    #[arg(
+        long = "read-timeout",
+        visible_alias = "timeout",
+        value_name = "SECONDS"
+    )]
+    pub(crate) read_timeout: Option<f64>,
+    /// End the conversation once no message has gone either way for this many seconds: a
+    /// normal close (--close-code, default 1000), exit status 0. Pings and pongs do not count.
+    #[arg(long = "idle-timeout", value_name = "SECONDS")]
+    pub(crate) idle_timeout: Option<f64>,
+    /// Exit after the first message received: it is written out, then sockeye closes
+    /// (--close-code, default 1000) and waits for the server's close (websocat's -1).
+    #[arg(short = '1', long = "one-message")]
+    pub(crate) one_message: bool,
+    /// When stdin ends, do not close: keep writing what arrives until the server closes
+    /// (websocat's -n/--no-close). wsdump's -n and wscat's -n (no certificate check) are -k
+    /// here.
+    #[arg(short = 'n', long = "no-close")]
+    pub(crate) no_close: bool,
 }

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::connect_args::{ConnectArgs, InputFormat, IoArgs};
-use crate::exit::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED, EXIT_INTERRUPTED};
+use crate::exit::{EXIT_ABNORMAL_CLOSE, EXIT_CONNECT_FAILED, EXIT_INTERRUPTED, EXIT_MAX_TIME};
 use crate::input::{self, Framing, Records};
 use crate::output::Output;
 use crate::{print, trace};
@@ -43,6 +43,29 @@ pub(crate) struct Limits {
     pub(crate) linger: Duration,
     /// `--ping-interval` / `--ping-timeout`.
     pub(crate) keepalive: Option<KeepaliveConfig>,
+    /// `--read-timeout`: the longest wait for a message to arrive.
+    pub(crate) read_timeout: Option<Duration>,
+    /// `--idle-timeout`: the longest spell with no message either way.
+    pub(crate) idle_timeout: Option<Duration>,
+    /// `-t/--text`: sent first on each connection.
+    pub(crate) first_text: Option<String>,
+    /// `-1/--one-message`: close after the first message received.
+    pub(crate) one_message: bool,
+    /// `-n/--no-close`: stdin's end does not close.
+    pub(crate) no_close: bool,
+}
+
+/// Which of the conversation's clocks runs out first.
+#[derive(Clone, Copy)]
+enum Due {
+    /// `--linger` after stdin ended: send the close.
+    Linger,
+    /// `--close-timeout`: the server did not finish the close.
+    CloseWait,
+    /// `--read-timeout`: no message arrived in time.
+    Read,
+    /// `--idle-timeout`: no message either way.
+    Idle,
 }
 
 /// Where the conversation stands.
@@ -247,20 +270,64 @@ async fn converse(
     // Whether an end now would be the server's doing while stdin is still open (what
     // `--reconnect` reconnects after): not once stdin ended or sockeye sent a close.
     let mut servers_doing = true;
+    // stdin ended (with `--no-close`, the conversation goes on without it).
+    let mut stdin_done = false;
+    // `--read-timeout` ran out: the exit status is 28 whatever the close does.
+    let mut read_timed_out = false;
+    let mut last_received = Instant::now();
+    // A message arrived (`-1` stops writing after it).
+    let mut got_one = false;
+    let mut last_message = Instant::now();
+    if let Some(text) = &limits.first_text {
+        socket.send(Message::text(text.as_str())).await?;
+    }
     loop {
         let deadline = match phase {
-            Phase::Sending => None,
-            Phase::Lingering { quiet_since } => Some(quiet_since + limits.linger),
-            Phase::Closing { since } => Some(since + limits.close_timeout),
+            Phase::Sending | Phase::Lingering { .. } => {
+                let phase_due = match phase {
+                    Phase::Lingering { quiet_since } => {
+                        Some((quiet_since + limits.linger, Due::Linger))
+                    }
+                    _ => None,
+                };
+                let read = limits
+                    .read_timeout
+                    .map(|limit| (last_received + limit, Due::Read));
+                let idle = limits
+                    .idle_timeout
+                    .map(|limit| (last_message + limit, Due::Idle));
+                [phase_due, read, idle]
+                    .into_iter()
+                    .flatten()
+                    .min_by_key(|(at, _)| *at)
+            }
+            Phase::Closing { since } => Some((since + limits.close_timeout, Due::CloseWait)),
         };
         tokio::select! {
             // Cancel-safe: whatever was read stays in the connection for the next call.
             read = socket.read() => {
                 let message = match read {
                     Ok(message) => message,
+                    Err(_) if read_timed_out => {
+                        return Ok(Ended::Exit(ExitCode::from(EXIT_MAX_TIME)))
+                    }
                     Err(err) => return Ok(ended(socket, err, servers_doing, started_close, args)),
                 };
-                write_message(&streams.output, &message)?;
+                // With `-1`, nothing after the first message is written.
+                if !(limits.one_message && got_one) {
+                    write_message(&streams.output, &message)?;
+                }
+                if is_data(&message) {
+                    got_one = true;
+                    last_received = Instant::now();
+                    last_message = last_received;
+                    if limits.one_message && !matches!(phase, Phase::Closing { .. }) {
+                        servers_doing = false;
+                        started_close = Some(send_close(socket, configured_close(args)).await?);
+                        phase = Phase::Closing { since: Instant::now() };
+                        continue;
+                    }
+                }
                 match (&phase, &message) {
                     (Phase::Closing { .. }, _) => {}
                     (_, message) if close_code(message).is_some() => {
@@ -273,7 +340,7 @@ async fn converse(
                     (Phase::Lingering { .. } | Phase::Sending, _) => {}
                 }
             }
-            record = lines.recv(), if matches!(phase, Phase::Sending) => match record {
+            record = lines.recv(), if matches!(phase, Phase::Sending) && !stdin_done => match record {
                 Some(Ok(record)) => {
                     let message = match input::message(record, streams.input_format, args.slash) {
                         Ok(message) => message,
@@ -283,6 +350,9 @@ async fn converse(
                         }
                     };
                     socket.send(&message).await?;
+                    if is_data(&message) {
+                        last_message = Instant::now();
+                    }
                     if let Some(code) = close_code(&message) {
                         started_close = Some(code);
                         servers_doing = false;
@@ -292,7 +362,10 @@ async fn converse(
                 Some(Err(err)) => return Err(err).context("cannot read stdin"),
                 None => {
                     servers_doing = false;
-                    phase = Phase::Lingering { quiet_since: Instant::now() };
+                    stdin_done = true;
+                    if !limits.no_close {
+                        phase = Phase::Lingering { quiet_since: Instant::now() };
+                    }
                 }
             },
             () = interrupts.first() => {
@@ -302,29 +375,60 @@ async fn converse(
                     continue;
                 }
                 note!("sockeye: interrupted: closing with 1001 (going away); Ctrl-C again quits at once");
-                let close = CloseFrame::new(CloseCode::GoingAway, "");
-                started_close = Some(close.code);
-                socket.send(Message::Close(Some(close))).await?;
+                started_close = Some(send_close(socket, CloseFrame::new(CloseCode::GoingAway, "")).await?);
                 phase = Phase::Closing { since: Instant::now() };
             }
-            () = sleep_until(deadline), if deadline.is_some() => match phase {
-                Phase::Lingering { .. } => {
-                    let close = CloseFrame::new(CloseCode::from(args.close_code), &args.close_reason);
-                    started_close = Some(close.code);
-                    socket.send(Message::Close(Some(close))).await?;
+            () = sleep_until(deadline.map(|(at, _)| at)), if deadline.is_some() => match deadline.map(|(_, due)| due) {
+                Some(Due::Linger) => {
+                    started_close = Some(send_close(socket, configured_close(args)).await?);
                     phase = Phase::Closing { since: Instant::now() };
                 }
-                Phase::Closing { .. } => {
+                Some(Due::Read) => {
+                    note!(
+                        "sockeye: no message arrived within --read-timeout ({:?}); closing with 1001 (going away), exit status 28",
+                        limits.read_timeout.unwrap_or_default()
+                    );
+                    servers_doing = false;
+                    read_timed_out = true;
+                    started_close = Some(send_close(socket, CloseFrame::new(CloseCode::GoingAway, "")).await?);
+                    phase = Phase::Closing { since: Instant::now() };
+                }
+                Some(Due::Idle) => {
+                    note!(
+                        "sockeye: no message either way for --idle-timeout ({:?}); closing",
+                        limits.idle_timeout.unwrap_or_default()
+                    );
+                    servers_doing = false;
+                    started_close = Some(send_close(socket, configured_close(args)).await?);
+                    phase = Phase::Closing { since: Instant::now() };
+                }
+                Some(Due::CloseWait) => {
                     note!(
                         "sockeye: the server did not finish the close within {:?}; giving up",
                         limits.close_timeout
                     );
-                    return Ok(Ended::Exit(ExitCode::from(EXIT_ABNORMAL_CLOSE)));
+                    let status = if read_timed_out { EXIT_MAX_TIME } else { EXIT_ABNORMAL_CLOSE };
+                    return Ok(Ended::Exit(ExitCode::from(status)));
                 }
-                Phase::Sending => {}
+                None => {}
             },
         }
     }
+}
+
+/// The close `--close-code` and `--close-reason` describe.
+fn configured_close(args: &ConnectArgs) -> CloseFrame {
+    CloseFrame::new(CloseCode::from(args.close_code), &args.close_reason)
+}
+
+/// Sends `close`; returns its code.
+async fn send_close(
+    socket: &mut WebSocketStream<AsyncStream>,
+    close: CloseFrame,
+) -> anyhow::Result<CloseCode> {
+    let code = close.code;
+    socket.send(Message::Close(Some(close))).await?;
+    Ok(code)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -1,0 +1,136 @@
+//! `sockeye connect`'s conversation flags (issue 15), each asserted on the wire: a library
+//! server on 127.0.0.1 records every message that arrives, and the test checks what it got and
+//! how the client exited.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../sockeye/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::PEER_TIMEOUT;
+use sockeye::blocking::WebSocket;
+use sockeye::{CloseCode, CloseFrame, Message, ServerConfig};
+use support::{assert_exit, connect, connect_bytes, one_connection};
+
+/// Reads until the connection ends; returns every message that arrived, pings and closes
+/// included (the server's library answers them).
+fn record(mut socket: WebSocket<TcpStream>) -> Vec<Message> {
+    let mut got = Vec::new();
+    while let Ok(message) = socket.read() {
+        got.push(message);
+    }
+    got
+}
+
+/// The text of each text message in `messages`, and the code of each close.
+fn summary(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|message| match message {
+            Message::Text(text) => format!("text {}", text.as_str()),
+            Message::Binary(data) => format!("binary {data:?}"),
+            Message::Ping(data) => format!("ping {data:?}"),
+            Message::Pong(data) => format!("pong {data:?}"),
+            Message::Close(frame) => format!("close {:?}", frame.as_ref().map(|f| f.code.as_u16())),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn read_timeout_restarts_at_each_message_then_closes_with_1001_and_exits_28() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |mut socket| {
+        socket.send(Message::text("a")).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        socket.send(Message::text("b")).unwrap();
+        (Instant::now(), record(socket))
+    });
+    // `--timeout`, websocket-client's name, is the same flag.
+    let mut client = connect(&url, &["--timeout", "1.5"]);
+    assert_eq!(client.line(), "a");
+    assert_eq!(client.line(), "b");
+    let (sent_b, got) = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert!(
+        sent_b.elapsed() >= Duration::from_millis(1400),
+        "closed {:?} after the last message",
+        sent_b.elapsed()
+    );
+    assert_eq!(summary(&got), ["close Some(1001)"]);
+    let finished = client.finish();
+    assert_exit(&finished, 28);
+    assert!(
+        finished.stderr.contains("--read-timeout"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn idle_timeout_closes_normally_after_silence_either_way() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |socket| {
+        let start = Instant::now();
+        (record(socket), start.elapsed())
+    });
+    let mut client = connect(&url, &["-t", "hello", "--idle-timeout", "1"]);
+    let (got, after) = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert_eq!(summary(&got), ["text hello", "close Some(1000)"]);
+    assert!(
+        after >= Duration::from_millis(900),
+        "closed after {after:?}"
+    );
+    client.close_stdin();
+    assert_exit(&client.finish(), 0);
+}
+
+#[test]
+fn text_is_sent_before_stdin() {
+    let (url, recorded) = one_connection(ServerConfig::default(), record);
+    let output = connect_bytes(&url, &["--text", "first"], b"second\n");
+    assert_eq!(output.status.code(), Some(0));
+    let got = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert_eq!(
+        summary(&got),
+        ["text first", "text second", "close Some(1000)"]
+    );
+}
+
+#[test]
+fn one_message_closes_with_1000_after_the_first_message() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |mut socket| {
+        socket.send(Message::text("one")).unwrap();
+        socket.send(Message::text("two")).unwrap();
+        record(socket)
+    });
+    // stdin stays open: the first message alone ends the conversation.
+    let client = connect(&url, &["-1"]);
+    let got = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert_eq!(summary(&got), ["close Some(1000)"]);
+    let finished = client.finish();
+    assert_exit(&finished, 0);
+    assert_eq!(finished.stdout, ["one"]);
+}
+
+#[test]
+fn no_close_keeps_listening_after_stdin_ends_until_the_server_closes() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |mut socket| {
+        let first = socket.read().unwrap();
+        // Well past --linger: without -n the client would have closed by now.
+        thread::sleep(Duration::from_millis(1200));
+        socket.send(Message::text("late")).unwrap();
+        let close = CloseFrame::new(CloseCode::from(4000), "server done");
+        socket.send(Message::Close(Some(close))).unwrap();
+        let mut got = vec![first];
+        got.extend(record(socket));
+        got
+    });
+    let output = connect_bytes(&url, &["-n"], b"x\n");
+    let got = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    // The only close that arrived is the echo of the server's own 4000.
+    assert_eq!(summary(&got), ["text x", "close Some(4000)"]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "late\n");
+    assert_eq!(output.status.code(), Some(4), "the server closed with 4000");
+}
