@@ -237,7 +237,7 @@ fn positive(value: Option<f64>, flag: &str) -> anyhow::Result<Option<Duration>> 
     Ok(Some(limit))
 }
 
-/// `--ping-interval` and `--ping-timeout`.
+/// `--ping-interval`, `--ping-timeout` and `--ping-payload`.
 fn keepalive(args: &ConnectArgs) -> anyhow::Result<Option<KeepaliveConfig>> {
     let Some(interval) = args.ping_interval else {
         return Ok(None);
@@ -246,7 +246,18 @@ fn keepalive(args: &ConnectArgs) -> anyhow::Result<Option<KeepaliveConfig>> {
         .context("--ping-interval must be more than 0 seconds")?;
     let timeout = seconds(args.ping_timeout, "--ping-timeout")?
         .context("--ping-timeout must be more than 0 seconds")?;
-    Ok(Some(KeepaliveConfig::new(interval, timeout)))
+    let mut config = KeepaliveConfig::new(interval, timeout);
+    if let Some(payload) = &args.ping_payload {
+        if payload.len() > 125 {
+            bail!(
+                "--ping-payload is {} bytes; a ping holds at most 125",
+                payload.len()
+            );
+        }
+        config.ping_payload = payload.clone().into_bytes().into();
+        config.ping_counter = false;
+    }
+    Ok(Some(config))
 }
 
 /// `--max-time`: once `limit` has passed, whatever sockeye is doing (resolving, connecting,

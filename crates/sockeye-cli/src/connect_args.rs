@@ -113,6 +113,11 @@ pub(crate) struct ConnectArgs {
     #[arg(long = "ping-timeout", default_value_t = 20.0, value_name = "SECONDS",
           requires = "ping_interval", help_heading = KEEPALIVE)]
     pub(crate) ping_timeout: f64,
+    /// With --ping-interval: send exactly these bytes (UTF-8, at most 125) in every ping,
+    /// instead of "sockeye" followed by an 8-byte counter; a pong with them answers the ping.
+    #[arg(long = "ping-payload", value_name = "TEXT", requires = "ping_interval",
+          help_heading = KEEPALIVE)]
+    pub(crate) ping_payload: Option<String>,
     /// Once connected, reconnect whenever the server closes or the connection drops (backoff
     /// from 0.5 s doubling to 30 s, with jitter), until stdin ends; lines typed meanwhile are
     /// sent after the reconnect.

@@ -134,3 +134,30 @@ fn no_close_keeps_listening_after_stdin_ends_until_the_server_closes() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "late\n");
     assert_eq!(output.status.code(), Some(4), "the server closed with 4000");
 }
+
+#[test]
+fn ping_payload_is_sent_exactly_and_its_pong_answers_the_ping() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |mut socket| {
+        let mut pings = Vec::new();
+        while pings.len() < 2 {
+            match socket.read().unwrap() {
+                Message::Ping(payload) => pings.push(payload.to_vec()),
+                other => panic!("expected pings, got {other:?}"),
+            }
+        }
+        socket
+            .send(Message::Close(Some(CloseFrame::new(CloseCode::Normal, ""))))
+            .unwrap();
+        let _ = record(socket);
+        pings
+    });
+    let client = connect(
+        &url,
+        &["--ping-interval", "0.2", "--ping-payload", "hello ping ✓"],
+    );
+    // A second ping goes only once the first has its pong: the pong was matched.
+    let pings = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    let exact = "hello ping ✓".as_bytes().to_vec();
+    assert_eq!(pings, [exact.clone(), exact]);
+    assert_exit(&client.finish(), 0);
+}

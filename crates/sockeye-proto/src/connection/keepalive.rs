@@ -35,9 +35,16 @@ pub struct KeepaliveConfig {
     pub ping_interval: Option<Duration>,
     /// Fail the connection when a ping gets no pong within this long. Default: 20 s.
     pub ping_timeout: Duration,
-    /// The ping payload (at most 117 bytes: an 8-byte counter is appended so every ping is
-    /// distinguishable). Default: `sockeye`.
+    /// The ping payload: at most 117 bytes when [`ping_counter`](Self::ping_counter) is on (the
+    /// counter takes the other 8 of a control frame's 125), 125 when it is off; longer payloads
+    /// are cut. Default: `sockeye`.
     pub ping_payload: Bytes,
+    /// Append an 8-byte big-endian counter to [`ping_payload`](Self::ping_payload), so every
+    /// ping is distinguishable and a late pong to an earlier ping is not taken for the answer
+    /// to the latest. Off, every ping carries exactly `ping_payload` (for peers or tests that
+    /// expect known bytes); a pong with that payload then answers the ping in flight.
+    /// Default: on.
+    pub ping_counter: bool,
     /// Fail the connection (1001) when no complete frame has arrived for this long and no message
     /// is in progress. Pongs count, so with pings on a live peer never reaches it. Default: none
     /// (servers: [`KeepaliveConfig::server_default`]).
@@ -53,6 +60,7 @@ impl Default for KeepaliveConfig {
             ping_interval: Some(Duration::from_secs(20)),
             ping_timeout: Duration::from_secs(20),
             ping_payload: Bytes::from_static(b"sockeye"),
+            ping_counter: true,
             idle_timeout: None,
             message_timeout: None,
         }
@@ -71,6 +79,7 @@ impl KeepaliveConfig {
             ping_interval: Some(Duration::from_secs(30)),
             ping_timeout: Duration::from_secs(30),
             ping_payload: Bytes::from_static(b"sockeye"),
+            ping_counter: true,
             idle_timeout: Some(Duration::from_secs(120)),
             message_timeout: Some(Duration::from_secs(60)),
         }
@@ -113,7 +122,8 @@ pub struct Keepalive {
 impl Keepalive {
     /// Starts keepalive at `now` (normally when the connection opens).
     pub fn new(mut config: KeepaliveConfig, now: Instant) -> Self {
-        config.ping_payload.truncate(117);
+        let limit = if config.ping_counter { 117 } else { 125 };
+        config.ping_payload.truncate(limit);
         Self {
             config,
             last_activity: now,
@@ -243,10 +253,14 @@ impl Keepalive {
             return None;
         }
         self.pings_sent += 1;
-        let mut payload = Vec::with_capacity(self.config.ping_payload.len() + 8);
-        payload.extend_from_slice(&self.config.ping_payload);
-        payload.extend_from_slice(&self.pings_sent.to_be_bytes());
-        let payload = Bytes::from(payload);
+        let payload = if self.config.ping_counter {
+            let mut payload = Vec::with_capacity(self.config.ping_payload.len() + 8);
+            payload.extend_from_slice(&self.config.ping_payload);
+            payload.extend_from_slice(&self.pings_sent.to_be_bytes());
+            Bytes::from(payload)
+        } else {
+            self.config.ping_payload.clone()
+        };
         self.outstanding = Some((payload.clone(), now));
         Some(KeepaliveAction::SendPing(payload))
     }
@@ -380,6 +394,32 @@ mod tests {
         // Done: only the idle clock is left.
         keepalive.on_progress(progress(20, 20, false), start + 40 * SECOND);
         assert_eq!(keepalive.next_deadline(), Some(start + 140 * SECOND));
+    }
+
+    #[test]
+    fn without_the_counter_every_ping_carries_exactly_the_payload() {
+        let start = Instant::now();
+        let config = KeepaliveConfig {
+            ping_payload: Bytes::from(vec![b'x'; 130]),
+            ping_counter: false,
+            ..KeepaliveConfig::new(SECOND, SECOND)
+        };
+        let mut keepalive = Keepalive::new(config, start);
+        for n in 1..=2u32 {
+            let Some(KeepaliveAction::SendPing(payload)) = keepalive.poll(start + n * SECOND)
+            else {
+                panic!("a ping is due")
+            };
+            assert_eq!(
+                payload,
+                vec![b'x'; 125],
+                "cut to 125 bytes, nothing appended"
+            );
+            assert_eq!(
+                keepalive.on_pong(&payload, start + n * SECOND),
+                Some(Duration::ZERO)
+            );
+        }
     }
 
     #[test]
