@@ -190,15 +190,19 @@ pub(crate) fn run(command: &ConnectCommand) -> anyhow::Result<ExitCode> {
     if let Some(limit) = seconds(args.max_time.unwrap_or(0.0), "--max-time")? {
         start_max_time_watchdog(limit);
     }
+    let session = &command.session;
     let limits = Limits {
         close_timeout: seconds(args.close_timeout, "--close-timeout")?.unwrap_or(MIN_WAIT),
         linger: seconds(args.linger, "--linger")?.unwrap_or_default(),
         keepalive: keepalive(args)?,
-        read_timeout: positive(command.session.read_timeout, "--read-timeout")?,
-        idle_timeout: positive(command.session.idle_timeout, "--idle-timeout")?,
-        first_text: command.session.text.clone(),
-        one_message: command.session.one_message,
-        no_close: command.session.no_close,
+        read_timeout: positive(session.read_timeout, "--read-timeout")?,
+        idle_timeout: positive(session.idle_timeout, "--idle-timeout")?,
+        first_text: session.text.clone().or_else(|| session.execute.clone()),
+        one_message: session.one_message || (session.execute.is_some() && session.wait.is_none()),
+        no_close: session.no_close,
+        ignore_stdin: session.execute.is_some(),
+        show_ping_pong: session.show_ping_pong,
+        wait: positive(session.wait, "--wait")?,
     };
     trace::enable(args.verbose, &args.trace)?;
     let config = match config(args) {

@@ -318,4 +318,17 @@ pub(crate) struct SessionArgs {
     /// here.
     #[arg(short = 'n', long = "no-close")]
     pub(crate) no_close: bool,
+    /// Write the pings and pongs received (the pongs answering --ping-interval's pings
+    /// included) as lines of their own: "[ping] PAYLOAD", "[pong] PAYLOAD" (hex when not UTF-8;
+    /// with --jsonl {"type":"ping","data":"<base64>"}). wscat's -P/--show-ping-pong.
+    #[arg(short = 'P', long = "show-ping-pong")]
+    pub(crate) show_ping_pong: bool,
+    /// Send CMD as a text message, write the first reply and exit, closing with 1000; stdin is
+    /// not read. With --wait, write what arrives for that many seconds instead. wscat's
+    /// -x/--execute (here -x is curl's --proxy).
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["text", "one_message", "no_close"])]
+    pub(crate) execute: Option<String>,
+    /// With --execute: seconds to keep writing what arrives before closing (wscat's -w).
+    #[arg(short = 'w', long, value_name = "SECONDS", requires = "execute")]
+    pub(crate) wait: Option<f64>,
 }

@@ -53,6 +53,12 @@ pub(crate) struct Limits {
     pub(crate) one_message: bool,
     /// `-n/--no-close`: stdin's end does not close.
     pub(crate) no_close: bool,
+    /// `--execute`: stdin is not read.
+    pub(crate) ignore_stdin: bool,
+    /// `-P/--show-ping-pong`: pings and pongs received are written too.
+    pub(crate) show_ping_pong: bool,
+    /// `--execute --wait`: close this long after the connection opens.
+    pub(crate) wait: Option<Duration>,
 }
 
 /// Which of the conversation's clocks runs out first.
@@ -66,6 +72,8 @@ enum Due {
     Read,
     /// `--idle-timeout`: no message either way.
     Idle,
+    /// `--execute --wait`: the wait is over.
+    Wait,
 }
 
 /// Where the conversation stands.
@@ -136,7 +144,7 @@ async fn converse_until_done(
     let mut interrupts = Interrupts::watch()?;
     let mut lines = stdin_records(Framing::from_args(io));
     let streams = Streams {
-        output: Output::new(io, io::stdout().is_terminal()),
+        output: Output::new(io, io::stdout().is_terminal()).ping_pong(limits.show_ping_pong),
         input_format: io.input_format(),
     };
     let policy = ReconnectPolicy::default();
@@ -271,7 +279,8 @@ async fn converse(
     // `--reconnect` reconnects after): not once stdin ended or sockeye sent a close.
     let mut servers_doing = true;
     // stdin ended (with `--no-close`, the conversation goes on without it).
-    let mut stdin_done = false;
+    let mut stdin_done = limits.ignore_stdin;
+    let opened = Instant::now();
     // `--read-timeout` ran out: the exit status is 28 whatever the close does.
     let mut read_timed_out = false;
     let mut last_received = Instant::now();
@@ -296,7 +305,8 @@ async fn converse(
                 let idle = limits
                     .idle_timeout
                     .map(|limit| (last_message + limit, Due::Idle));
-                [phase_due, read, idle]
+                let wait = limits.wait.map(|limit| (opened + limit, Due::Wait));
+                [phase_due, read, idle, wait]
                     .into_iter()
                     .flatten()
                     .min_by_key(|(at, _)| *at)
@@ -379,7 +389,9 @@ async fn converse(
                 phase = Phase::Closing { since: Instant::now() };
             }
             () = sleep_until(deadline.map(|(at, _)| at)), if deadline.is_some() => match deadline.map(|(_, due)| due) {
-                Some(Due::Linger) => {
+                // stdin's end already cleared `servers_doing`; the --wait's end clears it here.
+                Some(Due::Linger | Due::Wait) => {
+                    servers_doing = false;
                     started_close = Some(send_close(socket, configured_close(args)).await?);
                     phase = Phase::Closing { since: Instant::now() };
                 }
@@ -439,7 +451,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Writes a text, binary or (with `--frames`) raw frame to stdout as `output` says, at once;
-/// control messages are not written.
+/// pings and pongs only with `-P`, closes never.
 fn write_message(output: &Output, message: &Message) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -22,6 +22,8 @@ pub(crate) struct Output {
     binary: BinaryOutput,
     /// `--jsonl`: one JSON object per message instead.
     jsonl: bool,
+    /// `-P/--show-ping-pong`: pings and pongs are written too.
+    ping_pong: bool,
 }
 
 impl Output {
@@ -32,11 +34,20 @@ impl Output {
             separator: io.separator(),
             binary: io.binary_output(terminal),
             jsonl: io.jsonl,
+            ping_pong: false,
         }
     }
 
-    /// Writes a text or binary message, or (with `--frames`) a raw frame's line; pings, pongs
-    /// and closes are not written.
+    /// Writes pings and pongs as well (`-P/--show-ping-pong`) when `show` is true.
+    pub(crate) fn ping_pong(self, show: bool) -> Self {
+        Self {
+            ping_pong: show,
+            ..self
+        }
+    }
+
+    /// Writes a text or binary message, or (with `--frames`) a raw frame's line; pings and
+    /// pongs only with `-P`, closes never.
     pub(crate) fn write(&self, out: &mut impl Write, message: &Message) -> io::Result<()> {
         match message {
             Message::Text(text) if self.jsonl => json_line(out, "text", text.as_str()),
@@ -63,6 +74,26 @@ impl Output {
                 out.write_all(&[self.separator])
             }
             Message::Frame(frame) => writeln!(out, "{}", print::frame(frame)),
+            Message::Ping(data) | Message::Pong(data) if self.ping_pong => {
+                let kind = if matches!(message, Message::Ping(_)) {
+                    "ping"
+                } else {
+                    "pong"
+                };
+                if self.jsonl {
+                    return json_line(out, kind, &BASE64.encode(data));
+                }
+                match std::str::from_utf8(data) {
+                    Ok(text) => write!(out, "[{kind}] {}", print::escape_text(text))?,
+                    Err(_) => write!(
+                        out,
+                        "[{kind} {} bytes] {}",
+                        data.len(),
+                        print::hex(data, usize::MAX)
+                    )?,
+                }
+                out.write_all(&[self.separator])
+            }
             _ => Ok(()),
         }
     }

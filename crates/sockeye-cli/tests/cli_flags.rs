@@ -7,6 +7,7 @@
 mod common;
 mod support;
 
+use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -160,4 +161,76 @@ fn ping_payload_is_sent_exactly_and_its_pong_answers_the_ping() {
     let exact = "hello ping ✓".as_bytes().to_vec();
     assert_eq!(pings, [exact.clone(), exact]);
     assert_exit(&client.finish(), 0);
+}
+
+#[test]
+fn show_ping_pong_writes_the_pings_and_pongs_received() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |mut socket| {
+        socket.send(Message::Ping("are you there".into())).unwrap();
+        socket.send(Message::Pong(vec![0xff, 0x00].into())).unwrap();
+        socket.send(Message::text("data")).unwrap();
+        // The client's automatic pong, then its close when stdin ends.
+        record(socket)
+    });
+    let mut client = connect(&url, &["-P"]);
+    assert_eq!(client.line(), "[ping] are you there");
+    client.close_stdin();
+    let got = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert_eq!(
+        summary(&got),
+        [
+            format!("pong {:?}", bytes::Bytes::from("are you there")),
+            "close Some(1000)".to_string()
+        ]
+    );
+    let finished = client.finish();
+    assert_exit(&finished, 0);
+    assert_eq!(
+        finished.stdout,
+        ["[ping] are you there", "[pong 2 bytes] ff 00", "data"]
+    );
+}
+
+#[test]
+fn execute_sends_the_command_and_exits_after_the_first_reply() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |mut socket| {
+        let command = socket.read().unwrap();
+        socket.send(Message::text("reply 1")).unwrap();
+        socket.send(Message::text("reply 2")).unwrap();
+        let mut got = vec![command];
+        got.extend(record(socket));
+        got
+    });
+    // stdin stays open and is not read.
+    let mut client = connect(&url, &["--execute", "status"]);
+    client.stdin().write_all(b"not sent\n").unwrap();
+    let got = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert_eq!(summary(&got), ["text status", "close Some(1000)"]);
+    let finished = client.finish();
+    assert_exit(&finished, 0);
+    assert_eq!(finished.stdout, ["reply 1"]);
+}
+
+#[test]
+fn execute_with_wait_writes_what_arrives_for_the_wait_then_closes() {
+    let (url, recorded) = one_connection(ServerConfig::default(), |mut socket| {
+        let command = socket.read().unwrap();
+        socket.send(Message::text("reply 1")).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        socket.send(Message::text("reply 2")).unwrap();
+        let sent = Instant::now();
+        let mut got = vec![command];
+        got.extend(record(socket));
+        (got, sent.elapsed())
+    });
+    let client = connect(&url, &["--execute", "status", "-w", "1"]);
+    let (got, after) = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert_eq!(summary(&got), ["text status", "close Some(1000)"]);
+    assert!(
+        after >= Duration::from_millis(500),
+        "closed {after:?} after the last reply"
+    );
+    let finished = client.finish();
+    assert_exit(&finished, 0);
+    assert_eq!(finished.stdout, ["reply 1", "reply 2"]);
 }
