@@ -75,6 +75,9 @@ fn handshake_and_frame_options(
         config = config.unix_socket(path);
     }
     config = config
+        .tcp_keepalive(args.tcp_keepalive)
+        .tcp_nodelay(!args.no_nodelay)
+        .local_address(args.local_address)
         .follow_redirects(args.location)
         .max_redirects(args.max_redirs)
         .assemble_messages(!args.frames)

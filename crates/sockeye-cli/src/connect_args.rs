@@ -59,6 +59,20 @@ pub(crate) struct ConnectArgs {
     /// (A ws+unix:///path/to/socket:/path URL does both at once.)
     #[arg(long = "unix-socket", value_name = "PATH", help_heading = ROUTE)]
     pub(crate) unix_socket: Option<std::path::PathBuf>,
+    /// Turn on SO_KEEPALIVE: the system probes the quiet TCP connection and drops it once the
+    /// server is gone (curl turns it on by default; --ping-interval does this with WebSocket
+    /// pings instead).
+    #[arg(long = "keepalive", help_heading = ROUTE)]
+    pub(crate) tcp_keepalive: bool,
+    /// Bind to this local IP address before connecting (the port chosen by the system): the
+    /// source address and interface the connection leaves from. Only server addresses of the
+    /// same family are tried. An IP address, not an interface name as curl's --interface takes.
+    #[arg(long = "local-address", value_name = "IP", help_heading = ROUTE)]
+    pub(crate) local_address: Option<std::net::IpAddr>,
+    /// Leave Nagle's algorithm on (no TCP_NODELAY): small frames may wait to be sent with the
+    /// next ones, as a plain socket does.
+    #[arg(long = "no-nodelay", help_heading = ROUTE)]
+    pub(crate) no_nodelay: bool,
     /// Follow redirects (301, 302, 303, 307, 308; http:// and https:// Locations become ws://
     /// and wss://), never from wss:// to ws://.
     #[arg(short = 'L', long = "location", help_heading = ROUTE)]

@@ -234,3 +234,49 @@ fn execute_with_wait_writes_what_arrives_for_the_wait_then_closes() {
     assert_exit(&finished, 0);
     assert_eq!(finished.stdout, ["reply 1", "reply 2"]);
 }
+
+/// The kernel's timer on the TCP socket whose local port is `port` (from /proc/net/tcp): 2
+/// while a keepalive timer runs, 0 when no timer does.
+#[cfg(target_os = "linux")]
+fn tcp_timer(port: u16) -> u8 {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let suffix = format!(":{port:04X}");
+    let line = table
+        .lines()
+        .find(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .is_some_and(|local| local.ends_with(&suffix))
+        })
+        .unwrap_or_else(|| panic!("no socket on local port {port} in:\n{table}"));
+    let timer = line.split_whitespace().nth(5).unwrap();
+    timer.split(':').next().unwrap().parse().unwrap()
+}
+
+/// Connects `sockeye connect FLAGS` to a server that notes where the connection came from,
+/// then (while the client still holds it) the kernel's timer on the client's socket.
+#[cfg(target_os = "linux")]
+fn source_and_timer(flags: &[&str]) -> (std::net::SocketAddr, u8) {
+    let (url, recorded) = one_connection(ServerConfig::default(), |socket| {
+        let peer = socket.get_ref().peer_addr().unwrap();
+        let timer = tcp_timer(peer.port());
+        let _ = record(socket);
+        (peer, timer)
+    });
+    let mut client = connect(&url, flags);
+    client.close_stdin();
+    let seen = recorded.recv_timeout(PEER_TIMEOUT).unwrap();
+    assert_exit(&client.finish(), 0);
+    seen
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn local_address_and_keepalive_are_set_on_the_socket() {
+    let (peer, timer) = source_and_timer(&["--local-address", "127.0.0.2", "--keepalive"]);
+    assert_eq!(peer.ip().to_string(), "127.0.0.2", "the source address");
+    assert_eq!(timer, 2, "SO_KEEPALIVE runs the keepalive timer");
+    let (peer, timer) = source_and_timer(&[]);
+    assert_eq!(peer.ip().to_string(), "127.0.0.1");
+    assert_eq!(timer, 0, "no keepalive timer by default");
+}

@@ -1,5 +1,6 @@
 //! Client and server options, shared by every front-end.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -238,6 +239,17 @@ pub struct ClientConfig {
     /// Limit for each write once the connection is open (blocking front-end), reported like
     /// [`read_timeout`](Self::read_timeout); what was not written stays queued. Default: none.
     pub write_timeout: Option<Duration>,
+    /// `TCP_NODELAY` on the TCP connection (to the server, or to the proxy): small frames go
+    /// out at once instead of waiting for more (Nagle's algorithm off). Default: true.
+    pub tcp_nodelay: bool,
+    /// `SO_KEEPALIVE` on the TCP connection: the operating system probes a quiet connection at
+    /// its own intervals and drops it once the peer is gone. Default: false (WebSocket pings,
+    /// [`KeepaliveConfig`], do this at the protocol's level).
+    pub tcp_keepalive: bool,
+    /// Bind the TCP socket to this local address (the port chosen by the system) before
+    /// connecting: the source address, and so the interface, the connection leaves from. Only
+    /// addresses of the same family (IPv4 or IPv6) as this one are tried. Default: none.
+    pub local_address: Option<IpAddr>,
     /// Connect to this Unix domain socket instead of the URL's host and port; the URL still
     /// gives the `Host` header and the path. Default: the socket of a `ws+unix://` URL, else
     /// none.
@@ -307,6 +319,9 @@ impl ClientConfig {
             handshake_timeout: Some(Duration::from_secs(10)),
             read_timeout: None,
             write_timeout: None,
+            tcp_nodelay: true,
+            tcp_keepalive: false,
+            local_address: None,
             unix_socket,
             proxy: ProxyConfig::Environment,
             no_proxy: None,
@@ -450,6 +465,25 @@ impl ClientConfig {
     /// Sets the per-write limit once the connection is open (blocking front-end).
     pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets `TCP_NODELAY` ([`tcp_nodelay`](Self::tcp_nodelay); default on).
+    pub fn tcp_nodelay(mut self, nodelay: bool) -> Self {
+        self.tcp_nodelay = nodelay;
+        self
+    }
+
+    /// Sets `SO_KEEPALIVE` ([`tcp_keepalive`](Self::tcp_keepalive); default off).
+    pub fn tcp_keepalive(mut self, keepalive: bool) -> Self {
+        self.tcp_keepalive = keepalive;
+        self
+    }
+
+    /// Binds the TCP socket to `address` before connecting
+    /// ([`local_address`](Self::local_address)).
+    pub fn local_address(mut self, address: Option<IpAddr>) -> Self {
+        self.local_address = address;
         self
     }
 

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::error::{Error, Stage};
 use crate::timings::Timings;
+use crate::transport::tcp::SocketOptions;
 
 /// A connected async stream: whichever route and wrapping the configuration chose.
 #[derive(Debug)]
@@ -130,14 +131,19 @@ pub(crate) async fn until<T>(
 }
 
 /// Resolves `host` (DNS stage) and connects to the first address that accepts (TCP stage).
-pub(crate) async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, Error> {
-    connect_tcp_timed(host, port, &mut Timings::default()).await
+pub(crate) async fn connect_tcp(
+    host: &str,
+    port: u16,
+    options: SocketOptions,
+) -> Result<TcpStream, Error> {
+    connect_tcp_timed(host, port, options, &mut Timings::default()).await
 }
 
 /// [`connect_tcp`], noting how long resolving and connecting took.
 pub(crate) async fn connect_tcp_timed(
     host: &str,
     port: u16,
+    options: SocketOptions,
     timings: &mut Timings,
 ) -> Result<TcpStream, Error> {
     let started = Instant::now();
@@ -145,7 +151,7 @@ pub(crate) async fn connect_tcp_timed(
     timings.set(Stage::Dns, started.elapsed());
     let addrs = addrs?;
     let started = Instant::now();
-    let connected = connect_addrs(host, &addrs).await;
+    let connected = connect_addrs(host, &addrs, options).await;
     timings.set(Stage::Tcp, started.elapsed());
     connected
 }
@@ -165,16 +171,15 @@ pub(crate) async fn resolve(host: &str, port: u16) -> Result<Vec<std::net::Socke
 }
 
 /// Connects to the first of `addrs` (resolved for `host`) that accepts (TCP stage).
-async fn connect_addrs(host: &str, addrs: &[std::net::SocketAddr]) -> Result<TcpStream, Error> {
+async fn connect_addrs(
+    host: &str,
+    addrs: &[std::net::SocketAddr],
+    options: SocketOptions,
+) -> Result<TcpStream, Error> {
     let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                stream
-                    .set_nodelay(true)
-                    .map_err(|err| Error::io(Stage::Tcp, err))?;
-                return Ok(stream);
-            }
+    for addr in addrs.iter().filter(|addr| options.fits(addr)) {
+        match dial(*addr, options).await {
+            Ok(stream) => return Ok(stream),
             Err(source) => {
                 last = Some(Error::Connect {
                     addr: addr.to_string(),
@@ -183,5 +188,22 @@ async fn connect_addrs(host: &str, addrs: &[std::net::SocketAddr]) -> Result<Tcp
             }
         }
     }
-    Err(last.unwrap_or_else(|| super::tcp::no_addresses(host)))
+    Err(last.unwrap_or_else(|| super::tcp::no_addresses_for(host, options)))
+}
+
+/// The tokio twin of the blocking dial: a socket for `addr` with `options` set, bound to the
+/// local address if there is one, then connected.
+async fn dial(addr: std::net::SocketAddr, options: SocketOptions) -> std::io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_keepalive(options.keepalive)?;
+    if let Some(local) = options.local_address {
+        socket.bind(std::net::SocketAddr::new(local, 0))?;
+    }
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(options.nodelay)?;
+    Ok(stream)
 }

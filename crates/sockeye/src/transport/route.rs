@@ -65,7 +65,12 @@ fn dial_route(
     let target = &config.target;
     let addrs = timings.time(Stage::Dns, || tcp::resolve(&target.host, target.port))?;
     let stream = timings.time(Stage::Tcp, || {
-        tcp::connect_resolved(&target.host, addrs, config.connect_timeout)
+        tcp::connect_resolved(
+            &target.host,
+            addrs,
+            config.connect_timeout,
+            tcp::SocketOptions::of(config),
+        )
     })?;
     Ok(Stream::Tcp(stream))
 }
@@ -155,7 +160,8 @@ async fn dial_route_async(
     }
     let host = config.target.host.as_str();
     let port = config.target.port;
-    let connect = connect_tcp_timed(host, port, timings);
+    let options = super::tcp::SocketOptions::of(config);
+    let connect = connect_tcp_timed(host, port, options, timings);
     match within(config.connect_timeout, Stage::Tcp, connect).await {
         Ok(stream) => Ok(AsyncStream::Tcp(stream)),
         // Resolving and connecting share the limit: the time-out is the stage still running's,

@@ -56,7 +56,8 @@ pub(crate) fn tunnel(
 ) -> Result<Stream, Error> {
     let limit = config.connect_timeout;
     let mut handshake = TunnelStep::new(proxy, destination, limit)?;
-    let tcp = tcp::connect(&proxy.url.host, proxy.url.port, limit)
+    let options = tcp::SocketOptions::of(config);
+    let tcp = tcp::connect_with(&proxy.url.host, proxy.url.port, limit, options)
         .map_err(|err| unreachable(proxy, err))?;
     let mut stream = Stream::Tcp(tcp);
     // TLS and the handshake have the limit again: the proxy answers once it has reached the
@@ -166,7 +167,8 @@ mod tokio_dial {
     ) -> Result<AsyncStream, Error> {
         let limit = config.connect_timeout;
         let mut handshake = TunnelStep::new(proxy, destination, limit)?;
-        let connecting = connect_tcp(&proxy.url.host, proxy.url.port);
+        let options = crate::transport::tcp::SocketOptions::of(config);
+        let connecting = connect_tcp(&proxy.url.host, proxy.url.port, options);
         let tcp = until(deadline, limit, Stage::Proxy, connecting)
             .await
             .map_err(|err| unreachable(proxy, err))?;
