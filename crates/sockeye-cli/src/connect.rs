@@ -49,7 +49,7 @@ pub(crate) fn config(args: &ConnectArgs) -> anyhow::Result<ClientConfig> {
     config = handshake_and_frame_options(config, args)?;
     config = proxy_options(config, &args.proxy)?;
     config = tls_options(config, &args.tls)?;
-    Ok(trace::client(config, &args.trace))
+    Ok(trace::client(config, &args.trace, args.verbose))
 }
 
 /// The curl-style handshake flags, redirects, and the frame-level switches.
@@ -207,7 +207,7 @@ pub(crate) fn run(command: &ConnectCommand) -> anyhow::Result<ExitCode> {
         show_ping_pong: session.show_ping_pong,
         wait: positive(session.wait, "--wait")?,
     };
-    trace::enable(args.verbose, &args.trace)?;
+    trace::enable(args.verbose > 0, &args.trace)?;
     let config = match config(args) {
         Ok(config) => config,
         Err(err) => {

@@ -15,11 +15,14 @@ const KEEPALIVE: &str = "Keepalive and reconnect";
 pub(crate) struct ConnectArgs {
     /// The ws://, wss:// or ws+unix:///path/to/socket[:/path] URL to connect to.
     pub(crate) url: String,
-    /// Print the trace to stderr: the request and response headers and every frame sent and
-    /// received (pings with their round-trip time, closes with code and reason), secrets
-    /// redacted.
-    #[arg(short, long)]
-    pub(crate) verbose: bool,
+    /// Print the trace to stderr; repeat for more. -v: the request and response headers and
+    /// one line per frame sent and received (pings with their round-trip time, closes with
+    /// code and reason) with the first --trace-bytes bytes (64) of its payload, secrets
+    /// redacted. -vv: whole payloads (unless --trace-bytes is given). -vvv: also each frame's
+    /// bytes as on the wire in hex (header, mask key, masked payload), as websocket-client's
+    /// enableTrace prints them.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
     #[command(flatten)]
     pub(crate) trace: TraceArgs,
     /// Add a request header, as "Name: value" (repeatable, sent in order). A Host, Origin,
@@ -212,8 +215,18 @@ pub(crate) struct IoArgs {
     /// Write each received message as one JSON object per line: {"type":"text","data":"…"} or
     /// {"type":"binary","data":"<base64>"}. Lossless whatever the messages hold (websocat and
     /// wscat have no such mode; websocat's --base64 covers binary only).
-    #[arg(long, conflicts_with_all = ["binary_output", "base64", "frames"])]
+    #[arg(long, conflicts_with_all = ["binary_output", "base64", "frames", "raw", "timings"])]
     pub(crate) jsonl: bool,
+    /// Write messages undecorated even when stdout is a terminal: text exactly as received
+    /// (control characters not escaped), binary raw unless --binary-output says otherwise.
+    /// What a pipe gets anyway; wsdump's -r/--raw.
+    #[arg(short = 'r', long)]
+    pub(crate) raw: bool,
+    /// Start each message written with the seconds since the connection opened, as wsdump's
+    /// --timings does: "[+0.123s] MESSAGE" (pings and pongs with -P too). Asked for, so it
+    /// applies in a pipe as well: the output is then no longer the bare messages.
+    #[arg(long)]
+    pub(crate) timings: bool,
     /// Records end with a NUL byte instead of a newline, both ways: each message written to
     /// stdout is followed by NUL, and stdin is split at NUL bytes (so messages may contain
     /// newlines). websocat calls it -0/--null-terminated.

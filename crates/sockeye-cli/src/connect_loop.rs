@@ -325,7 +325,7 @@ async fn converse(
                 };
                 // With `-1`, nothing after the first message is written.
                 if !(limits.one_message && got_one) {
-                    write_message(&streams.output, &message)?;
+                    write_message(&streams.output, &message, opened)?;
                 }
                 if is_data(&message) {
                     got_one = true;
@@ -452,11 +452,12 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 /// Writes a text, binary or (with `--frames`) raw frame to stdout as `output` says, at once;
 /// pings and pongs only with `-P`, closes never.
-fn write_message(output: &Output, message: &Message) -> anyhow::Result<()> {
+/// With `--timings`, each line starts with the time since `opened`.
+fn write_message(output: &Output, message: &Message, opened: Instant) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     output
-        .write(&mut out, message)
+        .write_timed(&mut out, message, opened.into_std())
         .or_else(ignore_broken_pipe)?;
     out.flush().or_else(ignore_broken_pipe)?;
     Ok(())
@@ -475,7 +476,7 @@ fn ended(
     let code = received.as_ref().map(|frame| frame.code);
     let status = match err {
         Error::ConnectionClosed => {
-            if args.verbose {
+            if args.verbose > 0 {
                 note!("closed: server sent {}", print::close(received.as_ref()));
             }
             if code != Some(CloseCode::Normal) {

@@ -24,18 +24,43 @@ pub(crate) struct Output {
     jsonl: bool,
     /// `-P/--show-ping-pong`: pings and pongs are written too.
     ping_pong: bool,
+    /// `--timings`: each line written starts with `[+SECONDS.MMMs] `.
+    timings: bool,
 }
 
 impl Output {
     /// The output the flags ask for; `terminal`: stdout is a terminal.
+    /// `-r/--raw` writes as to a pipe even on a terminal.
     pub(crate) fn new(io: &IoArgs, terminal: bool) -> Self {
+        let terminal = terminal && !io.raw;
         Self {
             escape: terminal,
             separator: io.separator(),
             binary: io.binary_output(terminal),
             jsonl: io.jsonl,
             ping_pong: false,
+            timings: io.timings,
         }
+    }
+
+    /// Writes what [`write`](Self::write) writes, after `[+1.234s] ` (the time since `opened`)
+    /// with `--timings`; nothing when the message is not shown.
+    pub(crate) fn write_timed(
+        &self,
+        out: &mut impl Write,
+        message: &Message,
+        opened: std::time::Instant,
+    ) -> io::Result<()> {
+        if !self.timings {
+            return self.write(out, message);
+        }
+        let mut written = Vec::new();
+        self.write(&mut written, message)?;
+        if written.is_empty() {
+            return Ok(());
+        }
+        write!(out, "[+{:.3}s] ", opened.elapsed().as_secs_f64())?;
+        out.write_all(&written)
     }
 
     /// Writes pings and pongs as well (`-P/--show-ping-pong`) when `show` is true.
@@ -151,6 +176,24 @@ mod tests {
         assert_eq!(
             written(output(&["--binary-output", "raw"], true), &messages[1..]),
             [0xde, 0xad, b'\n']
+        );
+    }
+
+    #[test]
+    fn raw_writes_a_terminal_what_a_pipe_gets() {
+        let messages = [
+            Message::text("a\x1b[31m"),
+            Message::binary(vec![0xde, 0xad]),
+        ];
+        let bare = b"a\x1b[31m\n\xde\xad\n";
+        assert_eq!(written(output(&["-r"], true), &messages), bare);
+        assert_eq!(written(output(&["--raw"], false), &messages), bare);
+        assert_eq!(
+            written(
+                output(&["-r", "--binary-output", "hex"], true),
+                &messages[1..]
+            ),
+            b"[binary 2 bytes] de ad\n"
         );
     }
 

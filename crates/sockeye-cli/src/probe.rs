@@ -256,7 +256,7 @@ pub(crate) fn run(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let wait = Duration::from_secs_f64(args.wait);
-    trace::enable(c.verbose, &c.trace)?;
+    trace::enable(c.verbose > 0, &c.trace)?;
     let mut probe = Probe {
         url: trace::shown_url(&c.url, c.trace.show_secrets),
         report: None,

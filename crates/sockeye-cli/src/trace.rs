@@ -25,17 +25,26 @@ pub(crate) fn enable(verbose: bool, args: &TraceArgs) -> anyhow::Result<()> {
 }
 
 /// The trace options of a client connection.
-pub(crate) fn client(config: ClientConfig, args: &TraceArgs) -> ClientConfig {
+/// `-vv` shows whole payloads (unless `--trace-bytes` is given), `-vvv` each frame's bytes too.
+pub(crate) fn client(config: ClientConfig, args: &TraceArgs, verbose: u8) -> ClientConfig {
+    let preview = match args.trace_bytes {
+        Some(bytes) => bytes,
+        None if verbose >= 2 => usize::MAX,
+        None => sockeye::trace::DEFAULT_PREVIEW_BYTES,
+    };
     config
         .show_secrets(args.show_secrets)
-        .trace_preview_bytes(args.trace_bytes)
+        .trace_preview_bytes(preview)
+        .trace_raw_bytes(verbose >= 3)
 }
 
 /// A server configuration with the trace options.
 pub(crate) fn server(args: &TraceArgs) -> ServerConfig {
     let mut config = ServerConfig::default();
     config.show_secrets = args.show_secrets;
-    config.trace_preview_bytes = args.trace_bytes;
+    config.trace_preview_bytes = args
+        .trace_bytes
+        .unwrap_or(sockeye::trace::DEFAULT_PREVIEW_BYTES);
     config
 }
 
@@ -79,9 +88,9 @@ pub(crate) struct TraceArgs {
     /// trace and in error messages instead of [redacted].
     #[arg(long = "show-secrets")]
     pub(crate) show_secrets: bool,
-    /// How many bytes of each payload the trace shows.
-    #[arg(long = "trace-bytes", default_value_t = sockeye::trace::DEFAULT_PREVIEW_BYTES, value_name = "BYTES")]
-    pub(crate) trace_bytes: usize,
+    /// How many bytes of each payload the trace shows [default: 64; all with -vv].
+    #[arg(long = "trace-bytes", value_name = "BYTES")]
+    pub(crate) trace_bytes: Option<usize>,
 }
 
 /// `--trace-format`.

@@ -62,7 +62,14 @@ fn long_flags(subcommand: &str) -> Vec<String> {
         .filter_map(|line| {
             line.split([' ', ','])
                 .find(|word| word.starts_with("--"))
-                .map(|word| word.split('=').next().unwrap_or(word).to_owned())
+                // `--verbose...`: a flag that may be repeated.
+                .map(|word| {
+                    word.split('=')
+                        .next()
+                        .unwrap_or(word)
+                        .trim_end_matches("...")
+                })
+                .map(str::to_owned)
         })
         .collect();
     assert!(flags.len() > 20, "{flags:?}");

@@ -291,6 +291,10 @@ pub struct ClientConfig {
     /// How many bytes of each payload the trace shows. Default:
     /// [`DEFAULT_PREVIEW_BYTES`] (64).
     pub trace_preview_bytes: usize,
+    /// Also show each frame's bytes as on the wire (header, mask key, masked payload) in hex,
+    /// as websocket-client's `enableTrace` does; the payload is cut after
+    /// [`trace_preview_bytes`](Self::trace_preview_bytes) bytes. Default: off.
+    pub trace_raw_bytes: bool,
     /// TLS for `wss://`: whom to trust, the client certificate, the verification switches, SNI.
     /// Default: verification against the operating system's trust store (see [`TlsOptions`]).
     pub tls: TlsOptions,
@@ -333,6 +337,7 @@ impl ClientConfig {
             compression: Some(DeflateConfig::default()),
             show_secrets: false,
             trace_preview_bytes: DEFAULT_PREVIEW_BYTES,
+            trace_raw_bytes: false,
             tls: TlsOptions::default(),
             tls_timeout: Some(Duration::from_secs(10)),
         })
@@ -541,6 +546,13 @@ impl ClientConfig {
     /// Sets how many bytes of each payload the trace shows.
     pub fn trace_preview_bytes(mut self, bytes: usize) -> Self {
         self.trace_preview_bytes = bytes;
+        self
+    }
+
+    /// Shows each frame's bytes as on the wire in the trace (see
+    /// [`trace_raw_bytes`](Self::trace_raw_bytes)).
+    pub fn trace_raw_bytes(mut self, raw: bool) -> Self {
+        self.trace_raw_bytes = raw;
         self
     }
 

@@ -9,7 +9,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::fields::{self, Connection, EventFields};
+use super::fields::{self, Connection, EventFields, Value};
 use super::TARGET;
 
 /// A `tracing_subscriber` layer that prints the trace for people, to any writer (stderr, a file).
@@ -117,7 +117,31 @@ fn render(fields: &EventFields, connection: &Connection) -> String {
             let peer = connection.peer.as_deref().unwrap_or(unknown);
             out.push_str(&format!("{prefix}* {role} connection {towards} {peer}\n"));
         }
-        Some("frame") => out.push_str(&format!("{prefix}{message}\n")),
+        Some("frame") => {
+            out.push_str(&format!("{prefix}{message}\n"));
+            if let Some(raw) = fields.str("raw") {
+                let arrow = match fields.str("dir") {
+                    Some("sent") => ">",
+                    _ => "<",
+                };
+                // 16 bytes ("xx " each) a line, as a hex dump.
+                let bytes: Vec<&str> = raw.split(' ').filter(|b| !b.is_empty()).collect();
+                for (at, row) in bytes.chunks(16).enumerate() {
+                    out.push_str(&format!(
+                        "{prefix}{arrow}   {:04x}  {}\n",
+                        at * 16,
+                        row.join(" ")
+                    ));
+                }
+                if fields
+                    .0
+                    .iter()
+                    .any(|(field, value)| *field == "raw_truncated" && *value == Value::Bool(true))
+                {
+                    out.push_str(&format!("{prefix}{arrow}   …\n"));
+                }
+            }
+        }
         Some("failed" | "handshake_failed") => out.push_str(&format!("{prefix}! {message}\n")),
         _ => out.push_str(&format!("{prefix}* {message}\n")),
     }

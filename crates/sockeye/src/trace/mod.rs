@@ -55,6 +55,7 @@
 //! | `open` | `subprotocol` |
 //! | `handshake_failed` | `stage`, `error` (redacted) |
 //! | `frame` | `dir`, `opcode`, `fin`, `rsv1`-`rsv3`, `mask` (hex), `len` (bytes on the wire), `preview`, `preview_format` (`text`/`hex`), `truncated`, and `close_code`, `close_name`, `close_reason` for close frames, `rtt_ms` for a pong that answers one of this side's pings, `compressed` (`true`) for permessage-deflate frames, with `uncompressed_len` when sent (the preview is then of the uncompressed payload) and no preview when received |
+//! | `frame` with raw bytes on ([`ClientConfig::trace_raw_bytes`](crate::ClientConfig::trace_raw_bytes)) | also `raw`: the frame's bytes as on the wire in hex (header with the length in its shortest form, mask key, masked payload; the payload cut after the preview's length) and `raw_truncated` |
 //! | `inflated` | `dir` (`received`), `opcode` (`text`/`binary`), `len`, `compressed_len`, `preview`, `preview_format`, `truncated`: a compressed message received, inflated (each compressed frame when frames are delivered one by one) |
 //! | `failed` | `error`, `close_code`: the protocol failure that ended the connection |
 //! | `end` | `frames_sent`, `frames_received`: the connection was dropped |
@@ -211,6 +212,7 @@ struct Active {
     role: Role,
     show_secrets: bool,
     preview_bytes: usize,
+    raw_bytes: bool,
     /// Handshake bytes received so far, until the peer's head has been traced.
     received: Vec<u8>,
     head_received: bool,
@@ -236,6 +238,7 @@ impl Tracer {
             Some(&peer),
             config.show_secrets,
             config.trace_preview_bytes,
+            config.trace_raw_bytes,
         )
     }
 
@@ -249,10 +252,17 @@ impl Tracer {
             None,
             config.show_secrets,
             config.trace_preview_bytes,
+            false,
         )
     }
 
-    fn start(role: Role, peer: Option<&str>, show_secrets: bool, preview_bytes: usize) -> Self {
+    fn start(
+        role: Role,
+        peer: Option<&str>,
+        show_secrets: bool,
+        preview_bytes: usize,
+        raw_bytes: bool,
+    ) -> Self {
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
         let role_name = role_name(role);
         let span = tracing::debug_span!(
@@ -285,6 +295,7 @@ impl Tracer {
                 role,
                 show_secrets,
                 preview_bytes,
+                raw_bytes,
                 received: Vec::new(),
                 head_received: false,
                 subprotocol: None,
@@ -361,6 +372,7 @@ impl Tracer {
         conn.set_observer(Some(Box::new(observer::FrameTracer::new(
             active.span,
             active.preview_bytes,
+            active.raw_bytes,
         ))));
     }
 

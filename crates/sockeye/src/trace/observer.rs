@@ -53,6 +53,8 @@ enum Compression<'a> {
 pub(super) struct FrameTracer {
     span: Span,
     preview_bytes: usize,
+    /// Whether each frame's wire bytes are shown too.
+    raw_bytes: bool,
     /// Payloads of the pings this side sent, with when, oldest first.
     pings: VecDeque<(Vec<u8>, Instant)>,
     /// The fragmented message being sent or received, for its continuations.
@@ -69,10 +71,11 @@ pub(super) struct FrameTracer {
 }
 
 impl FrameTracer {
-    pub(super) fn new(span: Span, preview_bytes: usize) -> Self {
+    pub(super) fn new(span: Span, preview_bytes: usize, raw_bytes: bool) -> Self {
         Self {
             span,
             preview_bytes,
+            raw_bytes,
             pings: VecDeque::new(),
             sending: None,
             receiving: None,
@@ -196,6 +199,9 @@ impl FrameTracer {
             line.push_str(&details.join(", "));
             line.push(']');
         }
+        let raw = self
+            .raw_bytes
+            .then(|| wire_hex(header, payload, self.preview_bytes));
         tracing::debug!(
             target: TARGET,
             parent: &self.span,
@@ -220,9 +226,30 @@ impl FrameTracer {
             close_name = frame.close_name,
             close_reason = frame.close_reason.as_deref(),
             rtt_ms,
+            raw = raw.as_ref().map(|(hex, _)| hex.as_str()),
+            raw_truncated = raw.as_ref().map(|(_, truncated)| *truncated),
             "{line}"
         );
     }
+}
+
+/// A frame's bytes as on the wire, in hex separated by spaces: the header (length in its
+/// shortest form), the mask key and the masked payload, cut after `max` payload bytes.
+fn wire_hex(header: &FrameHeader, payload: &[u8], max: usize) -> (String, bool) {
+    let mut head = [0u8; sockeye_proto::frame::MAX_HEADER_LEN];
+    let head_len = header.encode(&mut head);
+    let shown = payload.len().min(max);
+    let mut body = payload[..shown].to_vec();
+    if let Some(key) = header.mask {
+        sockeye_proto::frame::mask::apply_mask(&mut body, key);
+    }
+    let hex = head[..head_len]
+        .iter()
+        .chain(&body)
+        .map(|byte| format!("{byte:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    (hex, shown < payload.len())
 }
 
 impl Observer for FrameTracer {
@@ -526,7 +553,7 @@ mod tests {
     #[test]
     fn continuations_inherit_the_message_kind() {
         let _serial = serial();
-        let mut tracer = FrameTracer::new(Span::none(), 64);
+        let mut tracer = FrameTracer::new(Span::none(), 64, false);
         let first = header(OpCode::Text, false, 1);
         let text = Data {
             kind: Kind::Text,
@@ -543,7 +570,7 @@ mod tests {
     #[test]
     fn continuations_of_a_compressed_message_are_compressed() {
         let _serial = serial();
-        let mut tracer = FrameTracer::new(Span::none(), 64);
+        let mut tracer = FrameTracer::new(Span::none(), 64, false);
         let mut first = header(OpCode::Binary, false, 3);
         first.rsv = RSV1;
         let compressed = Some(Data {
@@ -602,7 +629,7 @@ mod tests {
     #[test]
     fn only_the_preview_of_an_uncompressed_payload_is_kept() {
         let _serial = serial();
-        let mut tracer = FrameTracer::new(Span::none(), 4);
+        let mut tracer = FrameTracer::new(Span::none(), 4, false);
         tracer.frame_compressed(&[7; 1000]);
         assert_eq!(tracer.uncompressed, [7; 5]);
         assert_eq!(tracer.uncompressed_len, Some(1000));
@@ -615,7 +642,7 @@ mod tests {
     #[test]
     fn pongs_match_the_ping_with_their_payload() {
         let _serial = serial();
-        let mut tracer = FrameTracer::new(Span::none(), 64);
+        let mut tracer = FrameTracer::new(Span::none(), 64, false);
         tracer.frame(Direction::Sent, &header(OpCode::Ping, true, 1), b"a");
         tracer.frame(Direction::Sent, &header(OpCode::Ping, true, 1), b"b");
         assert!(tracer.round_trip(b"c").is_none());
@@ -676,7 +703,7 @@ mod tests {
                 // was alive (interest "never"); recompute it now that this one is.
                 tracing::callsite::rebuild_interest_cache();
                 let mut client = deflate(Role::Client, Config::default());
-                let tracer = FrameTracer::new(Span::none(), preview_bytes);
+                let tracer = FrameTracer::new(Span::none(), preview_bytes, false);
                 client.set_observer(Some(Box::new(tracer)));
                 client
                     .send_first_fragment(true, &b"hello ".repeat(10))
@@ -695,7 +722,7 @@ mod tests {
             || {
                 tracing::callsite::rebuild_interest_cache();
                 let mut server = deflate(Role::Server, frames);
-                let tracer = FrameTracer::new(Span::none(), preview_bytes);
+                let tracer = FrameTracer::new(Span::none(), preview_bytes, false);
                 server.set_observer(Some(Box::new(tracer)));
                 server.receive_data(&client.take_output());
                 while server.next_message().unwrap().is_some() {}
@@ -782,5 +809,19 @@ mod tests {
         assert_eq!(millis(0.4123), "0.412 ms");
         assert_eq!(millis(12.53), "12.5 ms");
         assert_eq!(millis(340.2), "340 ms");
+    }
+
+    #[test]
+    fn wire_hex_is_the_frame_as_sent_cut_after_the_preview() {
+        let mut header = FrameHeader::new(OpCode::Text, 5);
+        header.mask = Some([1, 2, 3, 4]);
+        let (hex, cut) = wire_hex(&header, b"hello", 64);
+        // "hello" xor 01 02 03 04 01.
+        assert_eq!(hex, "81 85 01 02 03 04 69 67 6f 68 6e");
+        assert!(!cut);
+        let header = FrameHeader::new(OpCode::Binary, 300);
+        let (hex, cut) = wire_hex(&header, &[0xab; 300], 2);
+        assert_eq!(hex, "82 7e 01 2c ab ab");
+        assert!(cut);
     }
 }
