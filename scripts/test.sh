@@ -35,6 +35,8 @@ SYSTEM_PACKAGES=(
     # `sockeye man` pages rendered with groff's warnings on (crates/sockeye-cli/tests/cli_docs.rs):
     "man:man-db"
     "groff:groff-base"
+    # `sockeye connect -r` and `--timings` on a terminal (crates/sockeye-cli/tests/cli_verbose.rs):
+    "script:bsdutils"
 )
 missing_packages=()
 for entry in "${SYSTEM_PACKAGES[@]}"; do

@@ -88,7 +88,8 @@ pub(crate) struct TraceArgs {
     /// trace and in error messages instead of [redacted].
     #[arg(long = "show-secrets")]
     pub(crate) show_secrets: bool,
-    /// How many bytes of each payload the trace shows [default: 64; all with -vv].
+    /// How many bytes of each payload the trace shows [default: 64; with connect's and
+    /// probe's -vv: all].
     #[arg(long = "trace-bytes", value_name = "BYTES")]
     pub(crate) trace_bytes: Option<usize>,
 }

@@ -1,5 +1,5 @@
 //! `sockeye connect -v/-vv/-vvv`, `--timings` and `-r/--raw`, against `sockeye serve` or a
-//! server this test runs in-process on 127.0.0.1 (port 0).
+//! server this test runs in-process on 127.0.0.1 (port 0); on a terminal through script(1).
 //!
 //! Every wait is bounded (see `common`).
 #![allow(clippy::unwrap_used)]
@@ -10,6 +10,7 @@ mod support;
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
@@ -169,4 +170,54 @@ fn raw_conflicts_with_jsonl_and_timings_too() {
             finished.stderr
         );
     }
+}
+
+#[test]
+fn vvv_puts_the_bytes_in_the_json_trace_too() {
+    let finished = echo_long(&["-vvv", "--trace-format", "json"]);
+    let sent = finished
+        .stderr
+        .lines()
+        .find(|line| line.contains("\"event\":\"frame\",\"dir\":\"sent\",\"opcode\":\"text\""))
+        .unwrap_or_else(|| panic!("{}", finished.stderr));
+    assert!(
+        sent.contains("\"raw\":\"81 e4 00 00 00 00 30 31 32 33"),
+        "{sent}"
+    );
+    assert!(sent.contains("\"raw_truncated\":false"), "{sent}");
+}
+
+/// What `sockeye connect URL -1 FLAGS` writes to a terminal (a pseudo-terminal from
+/// util-linux's script(1)): CR LF line ends, as the terminal makes them.
+fn on_a_terminal(url: &str, flags: &str) -> Vec<u8> {
+    let command = format!(
+        "{} connect {url} --connect-timeout 10 --handshake-timeout 10 -1 {flags}",
+        env!("CARGO_BIN_EXE_sockeye")
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script(1) (util-linux; scripts/test.sh installs it)");
+    assert!(output.status.success(), "{output:?}");
+    output.stdout
+}
+
+#[test]
+fn raw_and_timings_on_a_terminal() {
+    let (_server, url) = serve(&[]);
+    // Escaped on a terminal by default; -r writes the ESC byte itself.
+    let text = "-t \"$(printf 'a\\033b')\"";
+    assert_eq!(on_a_terminal(&url, text), b"a\\u{1b}b\r\n");
+    assert_eq!(on_a_terminal(&url, &format!("-r {text}")), b"a\x1bb\r\n");
+    // --timings on a terminal: the same prefix as in a pipe.
+    let timed = String::from_utf8(on_a_terminal(&url, "--timings -t hi")).unwrap();
+    let rest = timed
+        .strip_prefix("[+")
+        .unwrap_or_else(|| panic!("{timed:?}"));
+    let (seconds, message) = rest
+        .split_once("s] ")
+        .unwrap_or_else(|| panic!("{timed:?}"));
+    assert!(seconds.parse::<f64>().unwrap() < 10.0, "{timed:?}");
+    assert_eq!(message, "hi\r\n");
 }
